@@ -1,0 +1,43 @@
+"""Queries of the participants domain."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.participants.models import Participant, ParticipantKey
+
+__all__ = ["get_participant", "list_participants", "get_key", "list_keys", "participant_codes"]
+
+
+def get_participant(session: Session, code: str) -> Participant | None:
+    return session.get(Participant, code)
+
+
+def list_participants(session: Session, *, role: str | None = None, active: bool | None = None) -> list[Participant]:
+    query = select(Participant).order_by(Participant.code)
+    if role:
+        query = query.where(Participant.role == role)
+    if active is not None:
+        query = query.where(Participant.active == active)
+    return list(session.scalars(query))
+
+
+def participant_codes(session: Session, codes: set[str]) -> dict[str, Participant]:
+    if not codes:
+        return {}
+    return {p.code: p for p in session.scalars(select(Participant).where(Participant.code.in_(codes)))}
+
+
+def get_key(session: Session, kid: str) -> ParticipantKey | None:
+    return session.get(ParticipantKey, kid)
+
+
+def list_keys(session: Session, code: str) -> list[ParticipantKey]:
+    return list(
+        session.scalars(
+            select(ParticipantKey)
+            .where(ParticipantKey.participant_code == code)
+            .order_by(ParticipantKey.created_at, ParticipantKey.kid)
+        )
+    )

@@ -1,0 +1,58 @@
+"""Queries of regimes and their memberships."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.regimes.models import Regime, RegimeAuditor, RegimeMembership
+
+__all__ = ["get_regime", "list_regimes", "active_membership", "member_codes", "auditor_codes", "regimes_of"]
+
+
+def get_regime(session: Session, regime_id: str) -> Regime | None:
+    return session.get(Regime, regime_id)
+
+
+def list_regimes(session: Session) -> list[Regime]:
+    return list(session.scalars(select(Regime).order_by(Regime.id)))
+
+
+def active_membership(session: Session, regime_id: str, code: str) -> RegimeMembership | None:
+    return session.scalars(
+        select(RegimeMembership).where(
+            RegimeMembership.regime_id == regime_id,
+            RegimeMembership.participant_code == code,
+            RegimeMembership.left_at.is_(None),
+        )
+    ).first()
+
+
+def member_codes(session: Session, regime_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(RegimeMembership.participant_code)
+            .where(RegimeMembership.regime_id == regime_id, RegimeMembership.left_at.is_(None))
+            .order_by(RegimeMembership.participant_code)
+        )
+    )
+
+
+def auditor_codes(session: Session, regime_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(RegimeAuditor.participant_code)
+            .where(RegimeAuditor.regime_id == regime_id)
+            .order_by(RegimeAuditor.participant_code)
+        )
+    )
+
+
+def regimes_of(session: Session, code: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(RegimeMembership.regime_id).where(
+                RegimeMembership.participant_code == code, RegimeMembership.left_at.is_(None)
+            )
+        )
+    )
