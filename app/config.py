@@ -19,31 +19,47 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LNX_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("./lnx-data"), description="Where the SQLite file and the log key live.")
+    data_dir: Path = Field(
+        default=Path("./lnx-data"), description="Where the SQLite file and the log key live."
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default sqlite:///<data_dir>/lnx.sqlite3. "
         "PostgreSQL: postgresql+psycopg://user@host:5432/db",
     )
-    db_pool_size: int = Field(default=10, ge=1, le=200, description="PostgreSQL connection pool size per process.")
+    db_pool_size: int = Field(
+        default=10, ge=1, le=200, description="PostgreSQL connection pool size per process."
+    )
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0, description="SQLite busy timeout.")
 
     log_origin: str = Field(default="lnx.example/log", description="Origin line of the log's checkpoints.")
     log_key_path: Path | None = Field(
-        default=None, description="Signed-note private key of the log; default <data_dir>/log-key.txt (created 0600)."
+        default=None,
+        description="Signed-note private key of the log; default <data_dir>/log-key.txt (created 0600).",
     )
-    log_key_name: str | None = Field(default=None, description="Key name of the log's verifier key; default = origin.")
+    log_key_name: str | None = Field(
+        default=None, description="Key name of the log's verifier key; default = origin."
+    )
     integrate_interval_ms: int = Field(
         default=100, ge=5, le=10_000, description="Background integration interval for leaves left pending."
     )
-    submit_batch_max: int = Field(default=256, ge=1, le=5000, description="Most submissions committed together.")
+    submit_batch_max: int = Field(
+        default=256, ge=1, le=5000, description="Most submissions committed together."
+    )
     submit_batch_wait_ms: float = Field(
-        default=2.0, ge=0, le=1000, description="How long a submission batch gathers company before committing."
+        default=2.0,
+        ge=0,
+        le=1000,
+        description="How long a submission batch gathers company before committing.",
     )
 
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Request body limit (413 above).")
-    max_page_size: int = Field(default=1000, ge=1, le=10_000, description="Largest page any list endpoint returns.")
-    default_page_size: int = Field(default=100, ge=1, le=10_000, description="Page size when the client gives none.")
+    max_page_size: int = Field(
+        default=1000, ge=1, le=10_000, description="Largest page any list endpoint returns."
+    )
+    default_page_size: int = Field(
+        default=100, ge=1, le=10_000, description="Page size when the client gives none."
+    )
     token_last_used_resolution_s: int = Field(
         default=60, ge=0, description="A token's last-used time is written at most this often."
     )
@@ -55,21 +71,31 @@ class Settings(BaseSettings):
         default=[5, 300, 1800, 7200, 18000, 36000, 36000],
         description="Retry back-off schedule of webhook deliveries in seconds.",
     )
-    webhook_timeout_s: float = Field(default=15.0, gt=0, description="Timeout of one webhook delivery attempt.")
+    webhook_timeout_s: float = Field(
+        default=15.0, gt=0, description="Timeout of one webhook delivery attempt."
+    )
     webhook_disable_after_s: float = Field(
         default=5 * 24 * 3600, gt=0, description="An endpoint failing this long is disabled."
     )
-    run_webhook_worker: bool = Field(default=True, description="Run the webhook delivery worker inside serve.")
+    run_webhook_worker: bool = Field(
+        default=True, description="Run the webhook delivery worker inside serve."
+    )
 
     metrics_enabled: bool = Field(default=True, description="Expose Prometheus metrics at /metrics.")
     metrics_allow: list[str] = Field(
         default=["127.0.0.1/32", "::1/128"], description="Client networks allowed to read /metrics."
     )
-    rate_limit_per_minute: int = Field(default=6000, ge=0, description="Requests per token per minute (0 = off).")
+    rate_limit_per_minute: int = Field(
+        default=6000, ge=0, description="Requests per token per minute (0 = off)."
+    )
     max_feed_wait_s: float = Field(default=30.0, ge=0, le=30, description="Longest long-poll wait.")
     sse_keepalive_s: float = Field(default=15.0, gt=0, le=15, description="SSE comment interval.")
-    sse_buffer_events: int = Field(default=1000, ge=1, description="Events buffered per SSE client before closing it.")
-    max_streams: int = Field(default=5000, ge=1, description="Most concurrent SSE streams and long polls per process.")
+    sse_buffer_events: int = Field(
+        default=1000, ge=1, description="Events buffered per SSE client before closing it."
+    )
+    max_streams: int = Field(
+        default=5000, ge=1, description="Most concurrent SSE streams and long polls per process."
+    )
 
     log_level: str = Field(default="INFO", description="Python log level.")
     access_log: bool = Field(default=True, description="One JSON log line per request.")

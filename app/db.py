@@ -17,7 +17,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "UTCDateTime", "make_engine", "make_sessionmaker", "is_postgres", "utcnow", "session_scope"]
+__all__ = [
+    "Base",
+    "UTCDateTime",
+    "make_engine",
+    "make_sessionmaker",
+    "is_postgres",
+    "utcnow",
+    "session_scope",
+]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -163,7 +163,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LnxError)
     async def _lnx_error(_request: Request, exc: LnxError) -> Response:
         return problem_response(
-            exc.status, exc.code, exc.title, exc.detail, errors=exc.errors, headers=exc.headers, extra=exc.extra
+            exc.status,
+            exc.code,
+            exc.title,
+            exc.detail,
+            errors=exc.errors,
+            headers=exc.headers,
+            extra=exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -178,7 +184,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 entry = {"parameter": str(rest[0]) if rest else str(where), "in": str(where), **entry}
             errors.append(entry)
         return problem_response(
-            422, "validation-failed", "Validation failed", "The request does not match the schema.", errors=errors
+            422,
+            "validation-failed",
+            "Validation failed",
+            "The request does not match the schema.",
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -191,5 +201,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error", exc_info=exc)
         return problem_response(
-            500, "internal-error", "Internal server error", "An unexpected error occurred; quote the instance id."
+            500,
+            "internal-error",
+            "Internal server error",
+            "An unexpected error occurred; quote the instance id.",
         )

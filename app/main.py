@@ -34,7 +34,7 @@ ROUTER_MODULES = (
     "app.console.router",
 )
 # Modules exposing ``async def run(app)`` context managers started with the app (integrator, workers, ...).
-LIFECYCLE_MODULES = ("app.log.lifecycle", "app.feed.lifecycle", "app.ops.metrics")
+LIFECYCLE_MODULES = ("app.log.lifecycle", "app.documents.lifecycle", "app.feed.lifecycle", "app.ops.metrics")
 
 
 class SchemaNotCurrent(RuntimeError):
@@ -55,12 +55,16 @@ def check_schema(engine: Any) -> None:
     if state == SchemaState.CURRENT:
         return
     if state == SchemaState.EMPTY:
-        raise SchemaNotCurrent("the database is empty: run `lnx db upgrade` (or `lnx serve`, which migrates it)")
+        raise SchemaNotCurrent(
+            "the database is empty: run `lnx db upgrade` (or `lnx serve`, which migrates it)"
+        )
     if state == SchemaState.OUTDATED:
         raise SchemaNotCurrent(
             f"the database schema is at revision {revision}, behind this release: run `lnx db upgrade`"
         )
-    raise SchemaNotCurrent(f"the database schema ({revision}) is unknown to this release: is the release older?")
+    raise SchemaNotCurrent(
+        f"the database schema ({revision}) is unknown to this release: is the release older?"
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -83,7 +83,9 @@ class RequestContextMiddleware:
             self._log(scope, status_holder, started, request_id)
             request_id_var.reset(token)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, status_holder: dict[str, Any]) -> None:
+    async def _too_large(
+        self, scope: Scope, receive: Receive, send: Send, status_holder: dict[str, Any]
+    ) -> None:
         status_holder["status"] = 413
         response = problem_response(
             413,

@@ -29,6 +29,21 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"lnx database backend: {'postgresql' if PG_URL else 'sqlite'}"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("LNX_REQUIRE_POSTGRES") and not PG_URL:
+        raise pytest.UsageError("LNX_REQUIRE_POSTGRES is set but LNX_TEST_DATABASE_URL is not")
+    if PG_URL:
+        # Fail loudly, never skip, when the PostgreSQL run cannot reach its server.
+        engine = create_engine(make_url(PG_URL).set(database="postgres"))
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001
+            raise pytest.UsageError(f"PostgreSQL at {PG_URL} is not reachable: {exc}") from exc
+        finally:
+            engine.dispose()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "postgres_only" in item.keywords and not PG_URL:

@@ -78,7 +78,9 @@ class Exchange:
         key: str | None = "Ed25519",
     ) -> Actor:
         op = self.operator.headers
-        r = self.client.post("/v1/participants", json={"code": code, "name": f"{code} test", "role": role}, headers=op)
+        r = self.client.post(
+            "/v1/participants", json={"code": code, "name": f"{code} test", "role": role}, headers=op
+        )
         assert r.status_code == 201, r.text
         private = None
         if key:
@@ -86,7 +88,9 @@ class Exchange:
             public = core_jwk.public_jwk_from_private(private)
             r = self.client.post(f"/v1/participants/{code}/keys", json={"jwk": public}, headers=op)
             assert r.status_code == 201, r.text
-        r = self.client.post("/v1/tokens", json={"participant": code, "scopes": scopes.split(",")}, headers=op)
+        r = self.client.post(
+            "/v1/tokens", json={"participant": code, "scopes": scopes.split(",")}, headers=op
+        )
         assert r.status_code == 201, r.text
         token = r.json()["token"]
         for regime in regimes:

@@ -13,7 +13,15 @@ from app.db import utcnow
 from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.participants.models import ApiToken, Participant
 
-__all__ = ["Principal", "authenticate", "touch_token", "issue_token", "revoke_token", "list_tokens", "IssuedToken"]
+__all__ = [
+    "Principal",
+    "authenticate",
+    "touch_token",
+    "issue_token",
+    "revoke_token",
+    "list_tokens",
+    "IssuedToken",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +47,9 @@ class IssuedToken:
     record: ApiToken
 
 
-def authenticate(session: Session, authorization: str | None, *, last_used_resolution_s: int = 60) -> Principal:
+def authenticate(
+    session: Session, authorization: str | None, *, last_used_resolution_s: int = 60
+) -> Principal:
     """The principal behind an ``Authorization: Bearer`` header; 401 for anything else."""
     if not authorization:
         raise Unauthorized("a bearer token is required", code="missing-token")
@@ -62,7 +72,9 @@ def authenticate(session: Session, authorization: str | None, *, last_used_resol
         raise Unauthorized("the token has expired", code="invalid-token")
     if not participant.active:
         raise Unauthorized("the participant is deactivated", code="invalid-token")
-    stale = record.last_used_at is None or now - record.last_used_at >= timedelta(seconds=last_used_resolution_s)
+    stale = record.last_used_at is None or now - record.last_used_at >= timedelta(
+        seconds=last_used_resolution_s
+    )
     return Principal(
         code=participant.code,
         role=participant.role,
@@ -91,7 +103,8 @@ def issue_token(
         raise NotFound(f"no participant {participant_code}", code="participant-not-found")
     if not participant.active:
         raise ValidationFailed(
-            "a deactivated participant gets no tokens", errors=[{"pointer": "/participant", "message": "deactivated"}]
+            "a deactivated participant gets no tokens",
+            errors=[{"pointer": "/participant", "message": "deactivated"}],
         )
     try:
         scope_list = parse_scopes(scopes)
@@ -103,7 +116,9 @@ def issue_token(
             errors=[{"pointer": "/scopes", "message": "admin scope is for operators only"}],
         )
     if expires_in_days is not None and expires_in_days <= 0:
-        raise ValidationFailed("expiry must be in the future", errors=[{"pointer": "/expires_in_days", "message": "> 0"}])
+        raise ValidationFailed(
+            "expiry must be in the future", errors=[{"pointer": "/expires_in_days", "message": "> 0"}]
+        )
     now = now or utcnow()
     token = new_token()
     record = ApiToken(

@@ -71,7 +71,9 @@ def participant_add(
 
 
 @participant_app.command("list")
-def participant_list(database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+def participant_list(
+    database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False
+) -> None:
     """List participants."""
     settings = apply_server_options(database_url, data_dir)
     with db_session(settings) as session:
@@ -79,7 +81,11 @@ def participant_list(database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt =
     if as_json:
         print_json(rows)
     else:
-        print_table("Participants", ["code", "name", "role", "active"], [[r["code"], r["name"], r["role"], r["active"]] for r in rows])
+        print_table(
+            "Participants",
+            ["code", "name", "role", "active"],
+            [[r["code"], r["name"], r["role"], r["active"]] for r in rows],
+        )
 
 
 @participant_app.command("show")
@@ -109,7 +115,9 @@ def participant_update(
 
 
 @participant_app.command("deactivate")
-def participant_deactivate(code: str, database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None) -> None:
+def participant_deactivate(
+    code: str, database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None
+) -> None:
     """Deactivate a participant (its tokens stop working; nothing is deleted)."""
     settings = apply_server_options(database_url, data_dir)
     with db_session(settings) as session:
@@ -120,7 +128,9 @@ def participant_deactivate(code: str, database_url: DatabaseUrlOpt = None, data_
 @key_app.command("add")
 def key_add(
     code: str,
-    jwk: Annotated[Path, typer.Option("--jwk", help="File with the PUBLIC JWK.", exists=True, dir_okay=False)],
+    jwk: Annotated[
+        Path, typer.Option("--jwk", help="File with the PUBLIC JWK.", exists=True, dir_okay=False)
+    ],
     database_url: DatabaseUrlOpt = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
@@ -174,7 +184,12 @@ def token_issue(
     settings = apply_server_options(database_url, data_dir)
     with db_session(settings) as session:
         issued = run_service(
-            auth_service.issue_token, session, code, scope, expires_in_days=expires_in, description=description
+            auth_service.issue_token,
+            session,
+            code,
+            scope,
+            expires_in_days=expires_in,
+            description=description,
         )
         out = {
             "id": issued.record.id,
@@ -223,22 +238,32 @@ def token_list(
 
 
 @regime_app.command("list")
-def regime_list(database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+def regime_list(
+    database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False
+) -> None:
     """Regimes with their members and auditors."""
     settings = apply_server_options(database_url, data_dir)
     with db_session(settings) as session:
-        rows = [regimes_service.regime_out(session, r).model_dump(mode="json") for r in regimes_repository.list_regimes(session)]
+        rows = [
+            regimes_service.regime_out(session, r).model_dump(mode="json")
+            for r in regimes_repository.list_regimes(session)
+        ]
     if as_json:
         print_json(rows)
     else:
         print_table(
             "Regimes",
             ["id", "name", "confidential", "members", "auditors"],
-            [[r["id"], r["name"], r["confidential"], " ".join(r["members"]), " ".join(r["auditors"])] for r in rows],
+            [
+                [r["id"], r["name"], r["confidential"], " ".join(r["members"]), " ".join(r["auditors"])]
+                for r in rows
+            ],
         )
 
 
-def _regime_change(fn, regime: str, code: str, database_url: str | None, data_dir: Path | None, verb: str) -> None:  # type: ignore[no-untyped-def]
+def _regime_change(
+    fn, regime: str, code: str, database_url: str | None, data_dir: Path | None, verb: str
+) -> None:  # type: ignore[no-untyped-def]
     settings = apply_server_options(database_url, data_dir)
     with db_session(settings) as session:
         run_service(fn, session, regime, code)
@@ -246,24 +271,32 @@ def _regime_change(fn, regime: str, code: str, database_url: str | None, data_di
 
 
 @regime_app.command("join")
-def regime_join(regime: str, code: str, database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None) -> None:
+def regime_join(
+    regime: str, code: str, database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None
+) -> None:
     """Make a participant a member of a regime."""
     _regime_change(regimes_service.join, regime, code, database_url, data_dir, "joined")
 
 
 @regime_app.command("leave")
-def regime_leave(regime: str, code: str, database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None) -> None:
+def regime_leave(
+    regime: str, code: str, database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None
+) -> None:
     """End a participant's membership (history kept)."""
     _regime_change(regimes_service.leave, regime, code, database_url, data_dir, "left")
 
 
 @regime_app.command("auditor-add")
-def regime_auditor_add(regime: str, code: str, database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None) -> None:
+def regime_auditor_add(
+    regime: str, code: str, database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None
+) -> None:
     """Entrust an auditor with reading the regime's documents in full."""
     _regime_change(regimes_service.add_auditor, regime, code, database_url, data_dir, "audits")
 
 
 @regime_app.command("auditor-remove")
-def regime_auditor_remove(regime: str, code: str, database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None) -> None:
+def regime_auditor_remove(
+    regime: str, code: str, database_url: DatabaseUrlOpt = None, data_dir: DataDirOpt = None
+) -> None:
     """Withdraw an auditor from a regime."""
     _regime_change(regimes_service.remove_auditor, regime, code, database_url, data_dir, "no longer audits")

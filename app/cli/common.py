@@ -38,7 +38,8 @@ DatabaseUrlOpt = Annotated[
     str | None, typer.Option("--database-url", envvar="LNX_DATABASE_URL", help="SQLAlchemy database URL.")
 ]
 DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", envvar="LNX_DATA_DIR", help="Data directory (SQLite file, log key).")
+    Path | None,
+    typer.Option("--data-dir", envvar="LNX_DATA_DIR", help="Data directory (SQLite file, log key)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lnx_client.core import jwk as core_jwk
 from sqlalchemy.orm import Session
 
 from app.auth import service as auth_service
@@ -22,7 +23,6 @@ from app.participants import service as participants_service
 from app.participants.schemas import ParticipantCreate
 from app.regimes import repository as regimes_repository
 from app.regimes import service as regimes_service
-from lnx_client.core import jwk as core_jwk
 
 __all__ = ["DEMO_PARTICIPANTS", "DEMO_MEMBERSHIPS", "seed", "print_summary", "DemoSummary"]
 
@@ -72,14 +72,19 @@ def _seed_participants(session: Session, data_dir: Path, summary: DemoSummary) -
         if role in ("state", "observer", "operator"):
             if not key_file.exists():
                 private = core_jwk.generate_private_jwk("Ed25519")
-                _write_secret(key_file, {**private, "kid": core_jwk.thumbprint(core_jwk.public_jwk_from_private(private))})
+                _write_secret(
+                    key_file,
+                    {**private, "kid": core_jwk.thumbprint(core_jwk.public_jwk_from_private(private))},
+                )
             private = json.loads(key_file.read_text())
             public = core_jwk.public_jwk_from_private(private)
             if participants_repository.get_key(session, core_jwk.thumbprint(public)) is None:
                 participants_service.register_key(session, code, public)
             summary.key_files[code] = str(key_file)
         if code not in tokens:
-            scopes = {"operator": "read,admin", "state": "read,submit", "observer": "read,submit"}.get(role, "read")
+            scopes = {"operator": "read,admin", "state": "read,submit", "observer": "read,submit"}.get(
+                role, "read"
+            )
             tokens[code] = auth_service.issue_token(session, code, scopes, description="demo").token
     _write_secret(tokens_file, tokens)
     summary.tokens = tokens
@@ -135,6 +140,8 @@ def print_summary(summary: DemoSummary, url: str) -> None:
         console.print(f"sample documents: {', '.join(summary.documents)}")
     operator = summary.tokens.get("ICC", "")
     console.print(f"\nready token (operator ICC): [green]{operator}[/green]")
-    console.print(f"try: curl -H 'Authorization: Bearer {summary.tokens.get('IND', '')}' {url}/v1/participants")
+    console.print(
+        f"try: curl -H 'Authorization: Bearer {summary.tokens.get('IND', '')}' {url}/v1/participants"
+    )
     print(f"LNX_URL={url}")
     print(f"LNX_TOKEN={operator}", flush=True)

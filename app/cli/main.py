@@ -52,8 +52,12 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (use PostgreSQL for more than one).")] = 1,
     database_url: DatabaseUrlOpt = None,
     data_dir: DataDirOpt = None,
-    log_origin: Annotated[str | None, typer.Option(envvar="LNX_LOG_ORIGIN", help="Origin of the log.")] = None,
-    log_key_path: Annotated[Path | None, typer.Option(envvar="LNX_LOG_KEY_PATH", help="Log signing key file.")] = None,
+    log_origin: Annotated[
+        str | None, typer.Option(envvar="LNX_LOG_ORIGIN", help="Origin of the log.")
+    ] = None,
+    log_key_path: Annotated[
+        Path | None, typer.Option(envvar="LNX_LOG_KEY_PATH", help="Log signing key file.")
+    ] = None,
 ) -> None:
     """Run the exchange (SQLite by default; PostgreSQL with --database-url)."""
     import uvicorn
@@ -152,7 +156,9 @@ def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     data_dir: Annotated[Path, typer.Option("--data-dir", envvar="LNX_DATA_DIR")] = Path("./lnx-demo"),
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="Seed and print, but do not start the server.")] = False,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Seed and print, but do not start the server.")
+    ] = False,
 ) -> None:
     """A running exchange with sample participants, keys, tokens and notifications."""
     from app.cli import demo as demo_module
@@ -166,14 +172,21 @@ def demo(
         return
     import uvicorn
 
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, access_log=False, log_level="warning")
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=host, port=port, access_log=False, log_level="warning"
+    )
 
 
 def _register_optional_commands() -> None:
     """Client-side commands (sign, submit, watch, audit, ...) live in their own modules."""
     import importlib
 
-    for name in ("app.cli.client_commands", "app.cli.worker_commands", "app.cli.report_commands", "app.cli.ops_commands"):
+    for name in (
+        "app.cli.client_commands",
+        "app.cli.worker_commands",
+        "app.cli.report_commands",
+        "app.cli.ops_commands",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -23,4 +23,6 @@ def readyz(request: Request) -> Any:
     """Database reachable, schema current, log key loaded: 200; otherwise 503 naming what is wrong."""
     checks = health.readiness(request.app)
     ok = all(c["ok"] for c in checks.values())
-    return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks}, status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "not-ready", "checks": checks}, status_code=200 if ok else 503
+    )

@@ -14,7 +14,9 @@ def get_participant(session: Session, code: str) -> Participant | None:
     return session.get(Participant, code)
 
 
-def list_participants(session: Session, *, role: str | None = None, active: bool | None = None) -> list[Participant]:
+def list_participants(
+    session: Session, *, role: str | None = None, active: bool | None = None
+) -> list[Participant]:
     query = select(Participant).order_by(Participant.code)
     if role:
         query = query.where(Participant.role == role)

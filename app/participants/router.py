@@ -31,7 +31,9 @@ router = APIRouter(prefix="/v1", tags=["participants"])
 
 
 @router.post("/participants", status_code=201, response_model=ParticipantOut)
-def add_participant(body: ParticipantCreate, session: SessionDep, _op: OperatorDep, response: Response) -> Any:
+def add_participant(
+    body: ParticipantCreate, session: SessionDep, _op: OperatorDep, response: Response
+) -> Any:
     """Register a participant (operator)."""
     participant = participants_service.add_participant(session, body)
     response.headers["Location"] = f"/v1/participants/{participant.code}"
@@ -85,7 +87,9 @@ def rotate_key(code: str, body: KeyRotation, session: SessionDep, principal: Cur
     principal.require("submit")
     if principal.code != code:
         raise Forbidden("a participant can only rotate its own keys", code="not-own-participant")
-    return participants_service.key_out(participants_service.rotate_key(session, code, body.request, body.proof))
+    return participants_service.key_out(
+        participants_service.rotate_key(session, code, body.request, body.proof)
+    )
 
 
 @router.post("/participants/{code}/keys/{kid}/revoke", response_model=KeyOut)
@@ -118,13 +122,19 @@ def _token_out(record: ApiToken) -> dict[str, Any]:
 def issue_token(body: TokenCreate, session: SessionDep, _op: OperatorDep) -> Any:
     """Issue an API token; the token itself is in this response only (operator)."""
     issued = auth_service.issue_token(
-        session, body.participant, list(body.scopes), expires_in_days=body.expires_in_days, description=body.description
+        session,
+        body.participant,
+        list(body.scopes),
+        expires_in_days=body.expires_in_days,
+        description=body.description,
     )
     return {**_token_out(issued.record), "token": issued.token}
 
 
 @router.get("/tokens", response_model=list[TokenOut], tags=["tokens"])
-def list_tokens(session: ReadSessionDep, _op: OperatorDep, participant: str | None = Query(default=None)) -> Any:
+def list_tokens(
+    session: ReadSessionDep, _op: OperatorDep, participant: str | None = Query(default=None)
+) -> Any:
     """Tokens and their last use, without the secrets (operator)."""
     return [_token_out(t) for t in auth_service.list_tokens(session, participant)]
 

@@ -68,7 +68,9 @@ class KeyRevoke(_In):
 class KeyRotation(_In):
     """Self-service key addition: see docs/keys.md for the proof of possession."""
 
-    request: str = Field(description="Compact JWS by a current key of the participant over the rotation payload.")
+    request: str = Field(
+        description="Compact JWS by a current key of the participant over the rotation payload."
+    )
     proof: str = Field(description="Compact JWS by the NEW key over the same payload.")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from lnx_client.core import jwk as core_jwk
+from lnx_client.core import jws as core_jws
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -13,8 +15,6 @@ from app.participants import repository
 from app.participants.codes import check_code_for_role
 from app.participants.models import Participant, ParticipantKey
 from app.participants.schemas import KeyOut, ParticipantCreate, ParticipantUpdate
-from lnx_client.core import jwk as core_jwk
-from lnx_client.core import jws as core_jws
 
 __all__ = [
     "add_participant",
@@ -48,7 +48,9 @@ def add_participant(session: Session, data: ParticipantCreate) -> Participant:
         raise ValidationFailed(problem, errors=[{"pointer": "/code", "message": problem}])
     if repository.get_participant(session, data.code) is not None:
         raise Conflict(f"participant {data.code} already exists", code="participant-exists")
-    participant = Participant(code=data.code, name=data.name, role=data.role, contact=data.contact, active=True)
+    participant = Participant(
+        code=data.code, name=data.name, role=data.role, contact=data.contact, active=True
+    )
     session.add(participant)
     session.flush()
     return participant
@@ -58,7 +60,9 @@ def update_participant(session: Session, code: str, data: ParticipantUpdate) -> 
     participant = get_participant(session, code)
     for field, value in data.model_dump(exclude_unset=True).items():
         if field == "name" and value is None:
-            raise ValidationFailed("name cannot be null", errors=[{"pointer": "/name", "message": "required"}])
+            raise ValidationFailed(
+                "name cannot be null", errors=[{"pointer": "/name", "message": "required"}]
+            )
         setattr(participant, field, value)
     participant.updated_at = utcnow()
     session.flush()
@@ -78,13 +82,17 @@ def deactivate_participant(session: Session, code: str) -> Participant:
 
 def _parse_new_jwk(obj: Any, pointer: str = "/jwk") -> core_jwk.PublicJwk:
     if not isinstance(obj, dict):
-        raise ValidationFailed("the key must be a JWK object", errors=[{"pointer": pointer, "message": "not an object"}])
+        raise ValidationFailed(
+            "the key must be a JWK object", errors=[{"pointer": pointer, "message": "not an object"}]
+        )
     try:
         return core_jwk.parse_public_jwk(obj)
     except core_jwk.JwkError as exc:
         field = getattr(exc, "field", None)
         where = f"{pointer}/{field}" if field else pointer
-        raise ValidationFailed(str(exc), code="invalid-jwk", errors=[{"pointer": where, "message": str(exc)}]) from exc
+        raise ValidationFailed(
+            str(exc), code="invalid-jwk", errors=[{"pointer": where, "message": str(exc)}]
+        ) from exc
 
 
 def _check_interval(not_before: datetime, not_after: datetime | None) -> None:
@@ -112,7 +120,9 @@ def register_key(
     _check_interval(not_before, not_after)
     existing = repository.get_key(session, public.kid)
     if existing is not None:
-        raise Conflict(f"key {public.kid} is already registered", code="key-exists", extra={"kid": public.kid})
+        raise Conflict(
+            f"key {public.kid} is already registered", code="key-exists", extra={"kid": public.kid}
+        )
     key = ParticipantKey(
         kid=public.kid,
         participant_code=code,
@@ -156,7 +166,9 @@ def rotate_key(session: Session, code: str, request_jws: str, proof_jws: str) ->
         request = core_jws.parse_compact(request_jws, expected_typ=ROTATION_TYP)
         proof = core_jws.parse_compact(proof_jws, expected_typ=ROTATION_TYP)
     except core_jws.JwsError as exc:
-        raise ValidationFailed(str(exc), code="invalid-rotation", errors=[{"pointer": "/request", "message": str(exc)}]) from exc
+        raise ValidationFailed(
+            str(exc), code="invalid-rotation", errors=[{"pointer": "/request", "message": str(exc)}]
+        ) from exc
     if request.payload_bytes != proof.payload_bytes:
         raise ValidationFailed(
             "request and proof must sign the same payload",
@@ -189,7 +201,9 @@ def rotate_key(session: Session, code: str, request_jws: str, proof_jws: str) ->
         )
     current = repository.get_key(session, str(request.header.get("kid")))
     if current is None or current.participant_code != code or not current.is_valid_at(now):
-        raise Forbidden("the request is not signed by a current key of the participant", code="rotation-key-invalid")
+        raise Forbidden(
+            "the request is not signed by a current key of the participant", code="rotation-key-invalid"
+        )
     current_jwk = core_jwk.parse_public_jwk(current.jwk)
     new_public = _parse_new_jwk(payload.get("jwk"))
     if proof.header.get("kid") != new_public.kid:
@@ -259,4 +273,3 @@ def jwks(session: Session, code: str) -> dict[str, Any]:
         )
         keys.append(entry)
     return {"keys": keys}
-

@@ -50,5 +50,7 @@ class RegimeAuditor(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-Index("ix_regime_memberships_regime_participant", RegimeMembership.regime_id, RegimeMembership.participant_code)
+Index(
+    "ix_regime_memberships_regime_participant", RegimeMembership.regime_id, RegimeMembership.participant_code
+)
 Index("ix_regime_memberships_participant", RegimeMembership.participant_code)

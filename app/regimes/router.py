@@ -47,7 +47,9 @@ def leave(regime_id: str, code: str, session: SessionDep, _op: OperatorDep) -> A
 @router.post("/{regime_id}/auditors", response_model=RegimeOut)
 def add_auditor(regime_id: str, body: MembershipChange, session: SessionDep, _op: OperatorDep) -> Any:
     """Entrust an auditor with the regime's documents (operator)."""
-    return regimes_service.regime_out(session, regimes_service.add_auditor(session, regime_id, body.participant))
+    return regimes_service.regime_out(
+        session, regimes_service.add_auditor(session, regime_id, body.participant)
+    )
 
 
 @router.delete("/{regime_id}/auditors/{code}", response_model=RegimeOut)
@@ -59,4 +61,6 @@ def remove_auditor(regime_id: str, code: str, session: SessionDep, _op: Operator
 @router.put("/{regime_id}/boundary", response_model=RegimeOut)
 def set_boundary(regime_id: str, body: BoundaryIn, session: SessionDep, _op: OperatorDep) -> Any:
     """Load the boundary geometry the keep-out rules measure from (operator)."""
-    return regimes_service.regime_out(session, regimes_service.set_boundary(session, regime_id, body.geometry))
+    return regimes_service.regime_out(
+        session, regimes_service.set_boundary(session, regime_id, body.geometry)
+    )

@@ -106,7 +106,8 @@ def add_auditor(session: Session, regime_id: str, code: str) -> Regime:
     participant = participants_service.get_participant(session, code)
     if participant.role != "auditor":
         raise ValidationFailed(
-            "only an auditor can be entrusted", errors=[{"pointer": "/participant", "message": "not an auditor"}]
+            "only an auditor can be entrusted",
+            errors=[{"pointer": "/participant", "message": "not an auditor"}],
         )
     if session.get(RegimeAuditor, (regime_id, code)) is not None:
         raise Conflict(f"{code} already audits {regime_id}", code="already-auditor")
@@ -164,12 +165,14 @@ def set_boundary(session: Session, regime_id: str, geometry: dict[str, Any]) -> 
         ) from exc
     if geom.is_empty or not geom.is_valid:
         raise ValidationFailed(
-            "the boundary geometry is empty or invalid", errors=[{"pointer": "/geometry", "message": "invalid"}]
+            "the boundary geometry is empty or invalid",
+            errors=[{"pointer": "/geometry", "message": "invalid"}],
         )
     minx, miny, maxx, maxy = geom.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
         raise ValidationFailed(
-            "coordinates out of range", errors=[{"pointer": "/geometry/coordinates", "message": "lon/lat out of range"}]
+            "coordinates out of range",
+            errors=[{"pointer": "/geometry/coordinates", "message": "lon/lat out of range"}],
         )
     regime.boundary = geometry
     regime.updated_at = utcnow()

@@ -130,11 +130,12 @@ class ParsedJws:
 # --- parsing ------------------------------------------------------------------------------------
 
 
-def parse_compact(token: str | bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> ParsedJws:
+def parse_compact(token: str | bytes, *, max_size: int = DEFAULT_MAX_SIZE, expected_typ: str = TYP) -> ParsedJws:
     """Split, decode and check a compact JWS (RFC 7515 §5.2 steps 1-8, made strict).
 
     Raises only :class:`JwsError`. The signature is *not* verified here; see
-    :func:`verify_signature` / :func:`verify_compact`.
+    :func:`verify_signature` / :func:`verify_compact`. ``expected_typ`` is ``lnx+json`` for
+    documents; other signed objects of the exchange (key rotation requests) name their own.
     """
     raw = _ascii_bytes(token)
     if len(raw) > max_size:
@@ -146,7 +147,7 @@ def parse_compact(token: str | bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> Pa
         _decode_segment(s, n) for s, n in zip(segments, _SEGMENT_NAMES, strict=True)
     )
     header = _json_object(header_bytes, "header")
-    _check_header(header)
+    _check_header(header, expected_typ)
     payload = _json_object(payload_bytes, "payload")
     signing_input = segments[0] + b"." + segments[1]
     return ParsedJws(header, payload, payload_bytes, signing_input, signature, raw)
@@ -232,7 +233,7 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def _check_header(header: Mapping[str, Any]) -> None:
+def _check_header(header: Mapping[str, Any], expected_typ: str = TYP) -> None:
     """The contract's header rules (CONTRACT.md §2; RFC 7515 §4.1; RFC 8725 §3.1, §3.11)."""
     forbidden = sorted(FORBIDDEN_HEADER_MEMBERS.intersection(header))
     if forbidden:
@@ -240,8 +241,8 @@ def _check_header(header: Mapping[str, Any]) -> None:
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in ALLOWED_ALGS:
         raise JwsError("alg_not_allowed", "alg must be one of Ed25519, EdDSA, ES256")
-    if header.get("typ") != TYP:
-        raise JwsError("bad_typ", f"typ must be {TYP!r}")
+    if header.get("typ") != expected_typ:
+        raise JwsError("bad_typ", f"typ must be {expected_typ!r}")
     if "kid" not in header:
         raise JwsError("missing_kid", "the header has no kid")
     kid = header["kid"]
@@ -355,7 +356,7 @@ class JwkSigner:
         return f"JwkSigner(alg={self._alg!r}, kid={self.kid!r})"
 
 
-def sign_compact(payload: Mapping[str, Any] | bytes, signer: Signer) -> str:
+def sign_compact(payload: Mapping[str, Any] | bytes, signer: Signer, *, typ: str = TYP) -> str:
     """Produce the compact JWS (RFC 7515 §7.1) of ``payload`` with header ``{alg, kid, typ}``.
 
     A mapping is serialised compactly (``separators=(",", ":")``, UTF-8, no ASCII escaping).
@@ -366,8 +367,8 @@ def sign_compact(payload: Mapping[str, Any] | bytes, signer: Signer) -> str:
         raise JwsError("alg_not_allowed", "alg must be one of Ed25519, EdDSA, ES256")
     payload_bytes = payload if isinstance(payload, bytes) else _compact_json(payload)
     _json_object(payload_bytes, "payload")
-    header = {"alg": signer.alg, "kid": signer.kid, "typ": TYP}
-    _check_header(header)
+    header = {"alg": signer.alg, "kid": signer.kid, "typ": typ}
+    _check_header(header, typ)
     signing_input = f"{b64url_encode(_compact_json(header))}.{b64url_encode(payload_bytes)}"
     signature = signer.sign(signing_input.encode("ascii"))
     return f"{signing_input}.{b64url_encode(signature)}"

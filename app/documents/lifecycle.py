@@ -1,0 +1,34 @@
+"""Starts and stops the submission batcher with the application (after the log has started)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.documents.batcher import SubmissionBatcher
+from app.log import lifecycle as log_lifecycle
+
+__all__ = ["run"]
+
+
+@asynccontextmanager
+async def run(app: FastAPI) -> AsyncIterator[None]:
+    settings = app.state.settings
+
+    async def wait_integrated(index: int) -> int:
+        return await log_lifecycle.wait_integrated(app, index)
+
+    batcher = SubmissionBatcher(
+        app.state.sessionmaker,
+        wait_integrated,
+        max_batch=settings.submit_batch_max,
+        wait_ms=settings.submit_batch_wait_ms,
+    )
+    app.state.submission_batcher = batcher
+    await batcher.start()
+    try:
+        yield
+    finally:
+        await batcher.stop()

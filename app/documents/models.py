@@ -1,0 +1,75 @@
+"""Stored documents: the exact JWS bytes, the parsed payload, chains and recipients.
+
+Rows are never updated after acceptance except the chain's computed status; the JWS text is the
+evidence and is kept byte for byte.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime
+
+__all__ = ["Document", "DocumentRecipient", "DocumentChain"]
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    issuer: Mapped[str] = mapped_column(ForeignKey("participants.code"))
+    regime: Mapped[str] = mapped_column(ForeignKey("regimes.id"))
+    kid: Mapped[str] = mapped_column(ForeignKey("participant_keys.kid"))
+    jws: Mapped[str] = mapped_column(Text)
+    jws_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    references_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    chain_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    integrated_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    log_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    vehicle_class: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class DocumentRecipient(Base):
+    """Who a document is addressed to; ``["*"]`` is expanded to the regime's members at acceptance."""
+
+    __tablename__ = "document_recipients"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    participant_code: Mapped[str] = mapped_column(ForeignKey("participants.code"), primary_key=True)
+
+
+class DocumentChain(Base):
+    """A pre-launch notification with its updates and its end (cancellation or post-launch report)."""
+
+    __tablename__ = "document_chains"
+
+    id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(16))
+    regime: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    current_id: Mapped[str] = mapped_column(String(64))
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    vehicle_class: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+Index("ix_documents_issuer_type", Document.issuer, Document.type)
+Index("ix_documents_regime_type", Document.regime, Document.type)
+Index("ix_document_recipients_participant", DocumentRecipient.participant_code, DocumentRecipient.document_id)
+Index("ix_document_chains_window", DocumentChain.window_start)

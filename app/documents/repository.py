@@ -1,0 +1,128 @@
+"""Queries of the documents domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.documents.models import Document, DocumentChain, DocumentRecipient
+
+__all__ = [
+    "get_document",
+    "get_chain",
+    "chain_documents",
+    "acknowledgements_of",
+    "acknowledgement_by",
+    "recipients_of",
+    "list_documents",
+    "CHAIN_OPEN",
+]
+
+CHAIN_OPEN = ("scheduled", "updated")
+
+
+def get_document(session: Session, document_id: str) -> Document | None:
+    return session.get(Document, document_id)
+
+
+def get_chain(session: Session, chain_id: str, *, for_update: bool = False) -> DocumentChain | None:
+    query = select(DocumentChain).where(DocumentChain.id == chain_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def chain_documents(session: Session, chain_id: str) -> list[Document]:
+    return list(
+        session.scalars(select(Document).where(Document.chain_id == chain_id).order_by(Document.log_index))
+    )
+
+
+def acknowledgements_of(session: Session, document_id: str) -> list[Document]:
+    return list(
+        session.scalars(
+            select(Document)
+            .where(Document.type == "acknowledgement", Document.references_id == document_id)
+            .order_by(Document.log_index)
+        )
+    )
+
+
+def acknowledgement_by(session: Session, document_id: str, issuer: str) -> Document | None:
+    return session.scalars(
+        select(Document).where(
+            Document.type == "acknowledgement",
+            Document.references_id == document_id,
+            Document.issuer == issuer,
+        )
+    ).first()
+
+
+def recipients_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {i: [] for i in document_ids}
+    if not document_ids:
+        return out
+    rows = session.execute(
+        select(DocumentRecipient.document_id, DocumentRecipient.participant_code)
+        .where(DocumentRecipient.document_id.in_(list(document_ids)))
+        .order_by(DocumentRecipient.participant_code)
+    )
+    for document_id, code in rows:
+        out[document_id].append(code)
+    return out
+
+
+def status_clause(status: str, now: datetime) -> ColumnElement[bool]:
+    """Filter documents by the computed status of their chain (``expired`` is derived from time)."""
+    if status == "expired":
+        return and_(DocumentChain.status.in_(CHAIN_OPEN), DocumentChain.window_end < now)
+    if status in CHAIN_OPEN:
+        return and_(
+            DocumentChain.status == status,
+            or_(DocumentChain.window_end.is_(None), DocumentChain.window_end >= now),
+        )
+    return DocumentChain.status == status
+
+
+def list_documents(
+    session: Session,
+    visible: ColumnElement[bool],
+    *,
+    types: Sequence[str] = (),
+    issuer: str | None = None,
+    regime: str | None = None,
+    vehicle_class: str | None = None,
+    window_from: datetime | None = None,
+    window_to: datetime | None = None,
+    status: str | None = None,
+    after_index: int | None = None,
+    limit: int = 100,
+    now: datetime,
+) -> list[Document]:
+    query: Select[tuple[Document]] = select(Document).where(visible)
+    if types:
+        query = query.where(Document.type.in_(list(types)))
+    if issuer:
+        query = query.where(Document.issuer == issuer)
+    if regime:
+        query = query.where(Document.regime == regime)
+    if vehicle_class:
+        query = query.where(Document.vehicle_class == vehicle_class)
+    if window_from:
+        query = query.where(Document.window_end >= window_from)
+    if window_to:
+        query = query.where(Document.window_start <= window_to)
+    if status:
+        query = query.join(DocumentChain, DocumentChain.id == Document.chain_id).where(
+            status_clause(status, now)
+        )
+    if after_index is not None:
+        query = query.where(Document.log_index > after_index)
+    return list(session.scalars(query.order_by(Document.log_index).limit(limit)))
+
+
+def count_documents(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Document)) or 0
