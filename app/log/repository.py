@@ -1,0 +1,250 @@
+"""Queries of the log. Hot paths (sequencing, integration, proofs, tiles) use Core statements.
+
+Every function runs in the caller's session and transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from app.log.models import (
+    LogCheckpoint,
+    LogCosignature,
+    LogLeaf,
+    LogNode,
+    LogSequence,
+    LogTreeHead,
+    LogWitness,
+)
+
+__all__ = [
+    "allocate_indexes",
+    "insert_leaves",
+    "next_index",
+    "tree_head",
+    "lock_tree_head",
+    "set_tree_head",
+    "pending_leaf_hashes",
+    "get_nodes",
+    "insert_nodes",
+    "node_hashes_in_range",
+    "leaf_index",
+    "leaves_in_range",
+    "leaf_datas_in_range",
+    "insert_checkpoint",
+    "latest_checkpoint",
+    "checkpoint_at",
+    "cosignature_lines",
+    "get_witness",
+    "list_witnesses",
+    "add_witness",
+    "get_cosignature",
+    "newest_cosignature",
+    "add_cosignature",
+]
+
+_SINGLETON = 1
+_leaves = LogLeaf.__table__
+_nodes = LogNode.__table__
+_sequence = LogSequence.__table__
+_head = LogTreeHead.__table__
+_checkpoints = LogCheckpoint.__table__
+_cosignatures = LogCosignature.__table__
+
+# Bound parameters per IN list: SQLite allows 32,766 variables, PostgreSQL 65,535.
+_IN_CHUNK = 2000
+
+# ---------------------------------------------------------------- sequencing
+
+
+def allocate_indexes(session: Session, count: int) -> int:
+    """Reserve ``count`` consecutive indexes; return the first.
+
+    One ``UPDATE ... RETURNING`` that row-locks the counter until the transaction ends, so a
+    second writer waits and the committed leaves always form a contiguous prefix.
+    """
+    end = session.execute(
+        update(_sequence)
+        .where(_sequence.c.id == _SINGLETON)
+        .values(next_index=_sequence.c.next_index + count)
+        .returning(_sequence.c.next_index)
+    ).scalar_one()
+    return int(end) - count
+
+
+def insert_leaves(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert leaves (``idx``, ``leaf_hash``, ``leaf_data``, ``integrated_time``) as one executemany."""
+    if rows:
+        session.execute(insert(_leaves), list(rows))
+
+
+def next_index(session: Session) -> int:
+    """The index the next sequenced leaf will get (= number of leaves committed or in flight)."""
+    return int(
+        session.execute(select(_sequence.c.next_index).where(_sequence.c.id == _SINGLETON)).scalar_one()
+    )
+
+
+# ---------------------------------------------------------------- integration state
+
+
+def tree_head(session: Session) -> tuple[int, bytes]:
+    """``(size, root_hash)`` of the integrated tree, without locking."""
+    row = session.execute(select(_head.c.size, _head.c.root_hash).where(_head.c.id == _SINGLETON)).one()
+    return int(row.size), bytes(row.root_hash)
+
+
+def lock_tree_head(session: Session) -> tuple[int, bytes]:
+    """``(size, root_hash)`` with the head row locked (``FOR UPDATE``) until the transaction ends.
+
+    This lock is what makes integration single-file across processes on PostgreSQL. On SQLite
+    the writer's ``BEGIN IMMEDIATE`` already holds the database lock (``FOR UPDATE`` is omitted).
+    """
+    row = session.execute(
+        select(_head.c.size, _head.c.root_hash).where(_head.c.id == _SINGLETON).with_for_update()
+    ).one()
+    return int(row.size), bytes(row.root_hash)
+
+
+def set_tree_head(session: Session, size: int, root_hash: bytes) -> None:
+    session.execute(update(_head).where(_head.c.id == _SINGLETON).values(size=size, root_hash=root_hash))
+
+
+def pending_leaf_hashes(session: Session, start: int, limit: int) -> list[tuple[int, bytes]]:
+    """``(idx, leaf_hash)`` of the leaves at ``start`` and after, in index order, at most ``limit``."""
+    rows = session.execute(
+        select(_leaves.c.idx, _leaves.c.leaf_hash)
+        .where(_leaves.c.idx >= start)
+        .order_by(_leaves.c.idx)
+        .limit(limit)
+    )
+    return [(int(i), bytes(h)) for i, h in rows]
+
+
+# ---------------------------------------------------------------- nodes
+
+
+def get_nodes(session: Session, ids: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The stored hashes of perfect nodes ``(level, idx)``; missing ones are absent from the dict."""
+    found: dict[tuple[int, int], bytes] = {}
+    unique = list(dict.fromkeys(ids))
+    for i in range(0, len(unique), _IN_CHUNK):
+        chunk = unique[i : i + _IN_CHUNK]
+        rows = session.execute(
+            select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash).where(
+                tuple_(_nodes.c.level, _nodes.c.idx).in_(chunk)
+            )
+        )
+        for level, idx, h in rows:
+            found[(int(level), int(idx))] = bytes(h)
+    return found
+
+
+def insert_nodes(session: Session, nodes: Iterable[tuple[tuple[int, int], bytes]]) -> None:
+    """Insert perfect nodes ``((level, idx), hash)`` as one executemany."""
+    rows = [{"level": level, "idx": idx, "hash": h} for (level, idx), h in nodes]
+    if rows:
+        session.execute(insert(_nodes), rows)
+
+
+def node_hashes_in_range(session: Session, level: int, start: int, end: int) -> list[bytes]:
+    """Hashes of nodes ``(level, start) .. (level, end - 1)`` in order (a tile is one such range)."""
+    rows = session.execute(
+        select(_nodes.c.hash)
+        .where(_nodes.c.level == level, _nodes.c.idx >= start, _nodes.c.idx < end)
+        .order_by(_nodes.c.idx)
+    )
+    return [bytes(h) for (h,) in rows]
+
+
+# ---------------------------------------------------------------- leaves
+
+
+def leaf_index(session: Session, leaf_hash: bytes) -> int | None:
+    idx = session.execute(select(_leaves.c.idx).where(_leaves.c.leaf_hash == leaf_hash)).scalar_one_or_none()
+    return None if idx is None else int(idx)
+
+
+def leaves_in_range(session: Session, start: int, end: int) -> list[tuple[int, bytes, bytes, datetime]]:
+    """``(idx, leaf_hash, leaf_data, integrated_time)`` of leaves ``[start, end)`` in order."""
+    rows = session.execute(
+        select(LogLeaf.idx, LogLeaf.leaf_hash, LogLeaf.leaf_data, LogLeaf.integrated_time)
+        .where(LogLeaf.idx >= start, LogLeaf.idx < end)
+        .order_by(LogLeaf.idx)
+    )
+    return [(int(i), bytes(h), bytes(d), t) for i, h, d, t in rows]
+
+
+def leaf_datas_in_range(session: Session, start: int, end: int) -> list[bytes]:
+    rows = session.execute(
+        select(_leaves.c.leaf_data).where(_leaves.c.idx >= start, _leaves.c.idx < end).order_by(_leaves.c.idx)
+    )
+    return [bytes(d) for (d,) in rows]
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def insert_checkpoint(session: Session, size: int, root_hash: bytes, note: str, created_at: datetime) -> None:
+    session.execute(
+        insert(LogCheckpoint),
+        [{"size": size, "root_hash": root_hash, "note": note, "created_at": created_at}],
+    )
+
+
+def latest_checkpoint(session: Session) -> LogCheckpoint | None:
+    return session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1)).first()
+
+
+def checkpoint_at(session: Session, size: int) -> LogCheckpoint | None:
+    return session.get(LogCheckpoint, size)
+
+
+def cosignature_lines(session: Session, size: int) -> list[str]:
+    """Stored cosignature lines of the checkpoint of ``size``, by witness name."""
+    rows = session.execute(
+        select(_cosignatures.c.signature_line)
+        .where(_cosignatures.c.checkpoint_size == size)
+        .order_by(_cosignatures.c.witness_name)
+    )
+    return [line for (line,) in rows]
+
+
+# ---------------------------------------------------------------- witnesses
+
+
+def get_witness(session: Session, name: str) -> LogWitness | None:
+    return session.get(LogWitness, name)
+
+
+def list_witnesses(session: Session) -> list[LogWitness]:
+    return list(session.scalars(select(LogWitness).order_by(LogWitness.name)))
+
+
+def add_witness(session: Session, witness: LogWitness) -> None:
+    session.add(witness)
+    session.flush()
+
+
+def get_cosignature(session: Session, witness_name: str, size: int) -> LogCosignature | None:
+    return session.get(LogCosignature, (witness_name, size))
+
+
+def newest_cosignature(session: Session, witness_name: str) -> LogCosignature | None:
+    """The witness's cosignature on the largest checkpoint it has cosigned."""
+    return session.scalars(
+        select(LogCosignature)
+        .where(LogCosignature.witness_name == witness_name)
+        .order_by(LogCosignature.checkpoint_size.desc())
+        .limit(1)
+    ).first()
+
+
+def add_cosignature(session: Session, cosignature: LogCosignature) -> None:
+    session.add(cosignature)
+    session.flush()
