@@ -61,13 +61,13 @@ class Integrator:
 
     def _read_size(self) -> int:
         for session in session_scope(self._factory, read_only=True):
-            return service.tree_size(session)
-        raise AssertionError("unreachable")
+            size = service.tree_size(session)
+        return size
 
     def _has_pending(self) -> bool:
         for session in session_scope(self._factory, read_only=True):
-            return service.pending_count(session) > 0
-        raise AssertionError("unreachable")
+            pending = service.pending_count(session)
+        return pending > 0
 
     def integrate_once(self) -> int:
         """One integration transaction; returns the tree size after it."""

@@ -130,9 +130,10 @@ def get_entries(session: ReadSessionDep, start: str | None = None, end: str | No
 def _load_tile(factory: sessionmaker[Session], kind: int | str, index: int, width: int) -> bytes:
     for session in session_scope(factory, read_only=True):
         if kind == "entries":
-            return service.entry_bundle(session, index, width)
-        return service.tile(session, int(kind), index, width)
-    raise AssertionError("unreachable")
+            data = service.entry_bundle(session, index, width)
+        else:
+            data = service.tile(session, int(kind), index, width)
+    return data
 
 
 @router.get("/tile/{path:path}", response_class=Response, responses={200: {"content": {OCTETS: {}}}})
