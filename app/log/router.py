@@ -185,7 +185,7 @@ def register_witness(body: WitnessCreate, session: SessionDep, _op: OperatorDep,
     return _witness_out(session, witness)
 
 
-@router.post("/witnesses/{name}/deactivate", response_model=WitnessOut)
+@router.post("/witnesses/{name:path}/deactivate", response_model=WitnessOut)
 def deactivate_witness(name: str, session: SessionDep, _op: OperatorDep) -> Any:
     """Stop accepting a witness's cosignatures (operator); stored ones are still served."""
     return _witness_out(session, witnesses.deactivate_witness(session, name))

@@ -94,7 +94,7 @@ def _registered(
 ) -> list[tuple[CosignatureVerifier, note.NoteSignature]]:
     """The signatures made by registered, active witness keys, with those keys' verifiers."""
     found = []
-    for sig in signatures:
+    for sig in dict.fromkeys(signatures):  # a line repeated in the note counts once
         witness = repository.get_witness(session, sig.name)
         if witness is None or not witness.active:
             continue
