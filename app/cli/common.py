@@ -31,8 +31,8 @@ __all__ = [
     "fail",
 ]
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 DatabaseUrlOpt = Annotated[
     str | None, typer.Option("--database-url", envvar="LNX_DATABASE_URL", help="SQLAlchemy database URL.")
@@ -59,12 +59,19 @@ def apply_server_options(database_url: str | None, data_dir: Path | None) -> Set
 
 @contextmanager
 def db_session(settings: Settings) -> Iterator[Session]:
-    from app.main import check_schema
+    from app.main import SchemaNotCurrent, check_schema
 
     engine = make_engine(settings.resolved_database_url, pool_size=1)
     try:
-        check_schema(engine)
+        try:
+            check_schema(engine)
+        except SchemaNotCurrent as exc:
+            fail(str(exc), code=3)
         for session in session_scope(make_sessionmaker(engine)):
+            from app.regimes import service as regimes_service
+
+            # The shipped profiles exist from the first administrative command on.
+            regimes_service.ensure_shipped_regimes(session)
             yield session
     finally:
         engine.dispose()

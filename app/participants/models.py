@@ -39,7 +39,7 @@ class ParticipantKey(Base):
     not_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revocation_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    added_by: Mapped[str] = mapped_column(String(32))
+    added_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def is_valid_at(self, when: datetime) -> bool:

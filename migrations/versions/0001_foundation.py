@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.Column('not_after', sa.DateTime(timezone=True), nullable=True),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('revocation_reason', sa.Text(), nullable=True),
-    sa.Column('added_by', sa.String(length=32), nullable=False),
+    sa.Column('added_by', sa.String(length=80), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['participant_code'], ['participants.code'], name=op.f('fk_participant_keys_participant_code_participants')),
     sa.PrimaryKeyConstraint('kid', name=op.f('pk_participant_keys'))
