@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def _read(path: Path, name: str) -> note.Signer:
 def _create(path: Path, name: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     skey, _ = note.generate_signer(name)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
