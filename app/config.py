@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=6000, ge=0, description="Requests per token per minute (0 = off)."
     )
+    rate_limit_burst: int = Field(
+        default=0,
+        ge=0,
+        description="Requests a token may make at once before the per-minute rate applies "
+        "(0 = one minute's worth).",
+    )
     max_feed_wait_s: float = Field(default=30.0, ge=0, le=30, description="Longest long-poll wait.")
     sse_keepalive_s: float = Field(default=15.0, gt=0, le=15, description="SSE comment interval.")
     sse_buffer_events: int = Field(

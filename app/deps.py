@@ -12,6 +12,7 @@ from app.auth import service as auth_service
 from app.auth.service import Principal
 from app.config import Settings
 from app.db import session_scope
+from app.ops import ratelimit
 
 __all__ = [
     "SettingsDep",
@@ -57,6 +58,8 @@ def get_principal(request: Request, settings: SettingsDep) -> Principal:
         for session in session_scope(factory):
             auth_service.touch_token(session, principal.token_id)
     request.state.participant = principal.code
+    # Per-token limit (429 + Retry-After); counted after authentication so only real tokens fill it.
+    ratelimit.check(request.app.state, settings, principal.token_id)
     return principal
 
 

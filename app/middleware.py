@@ -48,7 +48,7 @@ class RequestContextMiddleware:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, receive, send, status_holder)
-            self._log(scope, status_holder, started, request_id)
+            self._finish(scope, status_holder, started, request_id)
             request_id_var.reset(token)
             return
 
@@ -80,7 +80,7 @@ class RequestContextMiddleware:
             if not response_started:
                 await self._too_large(scope, receive, send, status_holder)
         finally:
-            self._log(scope, status_holder, started, request_id)
+            self._finish(scope, status_holder, started, request_id)
             request_id_var.reset(token)
 
     async def _too_large(
@@ -96,6 +96,13 @@ class RequestContextMiddleware:
         )
         response.headers["x-request-id"] = request_id_var.get()
         await response(scope, receive, send)
+
+    def _finish(self, scope: Scope, status_holder: dict[str, Any], started: float, request_id: str) -> None:
+        # Prometheus traffic metrics (app.ops.metrics), when the app has started them.
+        observer = getattr(getattr(scope.get("app"), "state", None), "http_metrics", None)
+        if observer is not None:
+            observer.observe(scope, status_holder["status"], time.perf_counter() - started)
+        self._log(scope, status_holder, started, request_id)
 
     def _log(self, scope: Scope, status_holder: dict[str, Any], started: float, request_id: str) -> None:
         if not self.access_log:
