@@ -22,6 +22,7 @@ from app.documents.visibility import Access, access_to
 from app.errors import Conflict, Forbidden, ValidationFailed
 from app.feed import outbox
 from app.log import service as log_service
+from app.participants import repository as participants_repository
 from app.regimes import repository as regimes_repository
 from app.regimes import service as regimes_service
 from app.regimes.rules import evaluate
@@ -93,7 +94,7 @@ def _open_chain_of(session: Session, intake: Intake, target: Document, now: date
         raise Conflict(
             f"the notification chain {chain.id} is {chain.status}; it cannot be extended",
             code="chain-closed",
-            extra={"chain": chain.id, "status": chain.status},
+            extra={"chain": chain.id, "chain_status": chain.status},
         )
     if payload.type == "pre-launch-update" and target.id != chain.current_id:
         raise Conflict(
@@ -148,6 +149,11 @@ def accept(session: Session, intake: Intake, now: datetime) -> Accepted:
         if existing.jws_sha256 == jws_sha256:
             return Accepted(existing, created=False)
         raise Conflict(f"a different document with id {payload.id} was already accepted", code="duplicate-id")
+
+    # Intake checked the key outside this transaction; a revocation may have committed since.
+    key = participants_repository.get_key(session, intake.kid)
+    if key is None or not key.is_valid_at(now):
+        raise Forbidden("the signing key is no longer valid", code="key-not-valid")
 
     regime = regimes_repository.get_regime(session, payload.regime)
     if regime is None:

@@ -11,7 +11,7 @@ webhooks, GeoJSON, CAP, reports).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from app.regimes.models import RegimeAuditor
 __all__ = ["Access", "access_to", "full_access_clause", "any_access_clause", "entrusted_regimes"]
 
 
-class Access(str, Enum):
+class Access(StrEnum):
     NONE = "none"
     METADATA = "metadata"
     FULL = "full"
