@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
 
-__all__ = ["FeedEvent", "FeedHead"]
+__all__ = ["FeedEvent", "FeedHead", "Subscription", "Delivery", "DeliveryAttempt"]
 
 
 class FeedHead(Base):
@@ -43,3 +43,80 @@ class FeedEvent(Base):
 
 Index("ix_feed_events_document", FeedEvent.document_id)
 Index("ix_feed_events_addressee", FeedEvent.addressee, FeedEvent.seq)
+
+
+class Subscription(Base):
+    """A participant's webhook endpoint, its filters and its fan-out cursor (``last_seq``).
+
+    ``secret`` is kept as issued (``whsec_...``): the exchange must produce HMACs with it, so a
+    one-way hash would not do; it is returned only when created or rotated (see docs/feed.md).
+    """
+
+    __tablename__ = "feed_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(ForeignKey("participants.code"))
+    url: Mapped[str] = mapped_column(Text)
+    types: Mapped[list[str]] = mapped_column(JSON)
+    issuers: Mapped[list[str]] = mapped_column(JSON)
+    regimes: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    secret: Mapped[str] = mapped_column(String(120))
+    # After a rotation the old secret still signs (a second signature) until this time.
+    previous_secret: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    disabled_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """One event for one subscription: created by the fan-out, claimed under a lease, retried."""
+
+    __tablename__ = "feed_deliveries"
+    __table_args__ = (UniqueConstraint("subscription_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("feed_subscriptions.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(ForeignKey("feed_events.seq"))
+    msg_id: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    schedule_index: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeliveryAttempt(Base):
+    """Every HTTP attempt of a delivery, kept for the subscriber's troubleshooting."""
+
+    __tablename__ = "feed_delivery_attempts"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("feed_deliveries.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+Index("ix_feed_subscriptions_owner", Subscription.owner)
+Index("ix_feed_deliveries_due", Delivery.status, Delivery.next_attempt_at)
+Index("ix_feed_deliveries_subscription", Delivery.subscription_id, Delivery.id)
+Index("ix_feed_delivery_attempts_delivery", DeliveryAttempt.delivery_id, DeliveryAttempt.number)

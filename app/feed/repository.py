@@ -1,0 +1,325 @@
+"""Queries of the feed: the visible-event scan, subscriptions, deliveries and their attempts.
+
+Visibility is never decided here: every event query takes its condition from
+:mod:`app.documents.visibility` (``any_access_clause`` / ``full_access_clause``), the one rule
+behind every read path; reminders (events without a document) go to their ``addressee`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from app.auth.service import Principal
+from app.documents.models import Document
+from app.documents.visibility import any_access_clause, full_access_clause
+from app.feed.events import Filters
+from app.feed.models import Delivery, DeliveryAttempt, FeedEvent, FeedHead, Subscription
+from app.participants.models import ApiToken, Participant
+
+__all__ = [
+    "head_seq",
+    "visible_events",
+    "visible_seqs",
+    "matching_seqs",
+    "events_between",
+    "events_with_seqs",
+    "token_still_valid",
+    "participant",
+    "get_subscription",
+    "list_subscriptions",
+    "delete_subscription",
+    "subscriptions_behind",
+    "insert_deliveries",
+    "claim_due",
+    "next_due_at",
+    "get_delivery",
+    "list_deliveries",
+    "attempts_of",
+    "add_attempt",
+]
+
+
+def head_seq(session: Session) -> int:
+    """The highest committed seq (0 when empty); every seq at or below it is committed (gap-free)."""
+    next_seq = session.scalar(select(FeedHead.next_seq).where(FeedHead.id == 1))
+    return int(next_seq or 1) - 1
+
+
+def _visible(principal: Principal, entrusted: frozenset[str]) -> ColumnElement[bool]:
+    return or_(
+        and_(
+            FeedEvent.addressee.is_(None),
+            FeedEvent.document_id.is_not(None),
+            any_access_clause(principal, entrusted),
+        ),
+        FeedEvent.addressee == principal.code,
+    )
+
+
+def _full(principal: Principal, entrusted: frozenset[str]) -> ColumnElement[bool]:
+    # For every role but auditor, "sees it at all" and "reads it in full" are the same condition.
+    if principal.role != "auditor":
+        return true()
+    return full_access_clause(principal, entrusted)
+
+
+def _filtered(query: Select[Any], filters: Filters | None) -> Select[Any]:
+    if filters is None:
+        return query
+    if filters.types:
+        query = query.where(FeedEvent.type.in_(filters.types))
+    if filters.issuers:
+        query = query.where(FeedEvent.issuer.in_(filters.issuers))
+    if filters.regimes:
+        query = query.where(FeedEvent.regime.in_(filters.regimes))
+    return query
+
+
+def visible_events(
+    session: Session,
+    principal: Principal,
+    entrusted: frozenset[str],
+    lo: int,
+    hi: int,
+    filters: Filters | None,
+    limit: int,
+) -> list[tuple[FeedEvent, Document | None, bool]]:
+    """Events with ``lo < seq <= hi`` the principal may see, in seq order: (event, document, full?)."""
+    full = _full(principal, entrusted)
+    query = (
+        select(FeedEvent, Document, full.label("full"))
+        .outerjoin(Document, Document.id == FeedEvent.document_id)
+        .where(FeedEvent.seq > lo, FeedEvent.seq <= hi, _visible(principal, entrusted))
+        .order_by(FeedEvent.seq)
+        .limit(limit)
+    )
+    return [(e, d, bool(f)) for e, d, f in session.execute(_filtered(query, filters))]
+
+
+def visible_seqs(
+    session: Session, principal: Principal, entrusted: frozenset[str], lo: int, hi: int
+) -> dict[int, bool]:
+    """seq -> reads-in-full for the events in ``(lo, hi]`` the principal may see (no filters)."""
+    query = (
+        select(FeedEvent.seq, _full(principal, entrusted).label("full"))
+        .outerjoin(Document, Document.id == FeedEvent.document_id)
+        .where(FeedEvent.seq > lo, FeedEvent.seq <= hi, _visible(principal, entrusted))
+    )
+    return {int(seq): bool(full) for seq, full in session.execute(query)}
+
+
+def matching_seqs(
+    session: Session,
+    principal: Principal,
+    entrusted: frozenset[str],
+    lo: int,
+    hi: int,
+    filters: Filters | None,
+) -> list[int]:
+    """Seqs in ``(lo, hi]`` the principal may see and the filters match (the webhook fan-out)."""
+    query = (
+        select(FeedEvent.seq)
+        .outerjoin(Document, Document.id == FeedEvent.document_id)
+        .where(FeedEvent.seq > lo, FeedEvent.seq <= hi, _visible(principal, entrusted))
+        .order_by(FeedEvent.seq)
+    )
+    return [int(seq) for seq in session.scalars(_filtered(query, filters))]
+
+
+def events_between(session: Session, lo: int, hi: int) -> list[tuple[FeedEvent, Document | None]]:
+    query = (
+        select(FeedEvent, Document)
+        .outerjoin(Document, Document.id == FeedEvent.document_id)
+        .where(FeedEvent.seq > lo, FeedEvent.seq <= hi)
+        .order_by(FeedEvent.seq)
+    )
+    return [(e, d) for e, d in session.execute(query)]
+
+
+def events_with_seqs(session: Session, seqs: Sequence[int]) -> list[tuple[FeedEvent, Document | None]]:
+    query = (
+        select(FeedEvent, Document)
+        .outerjoin(Document, Document.id == FeedEvent.document_id)
+        .where(FeedEvent.seq.in_(list(seqs)))
+        .order_by(FeedEvent.seq)
+    )
+    return [(e, d) for e, d in session.execute(query)]
+
+
+def token_still_valid(session: Session, token_id: str, now: datetime) -> bool:
+    """Whether a long-lived stream's token is still usable (not revoked, not expired, participant active)."""
+    row = session.execute(
+        select(ApiToken.revoked_at, ApiToken.expires_at, Participant.active)
+        .join(Participant, Participant.code == ApiToken.participant_code)
+        .where(ApiToken.id == token_id)
+    ).first()
+    if row is None:
+        return False
+    revoked_at, expires_at, active = row
+    return revoked_at is None and (expires_at is None or expires_at > now) and bool(active)
+
+
+def participant(session: Session, code: str) -> Participant | None:
+    return session.get(Participant, code)
+
+
+# --- subscriptions -------------------------------------------------------------------------
+
+
+def get_subscription(
+    session: Session, subscription_id: str, *, for_update: bool = False
+) -> Subscription | None:
+    query = select(Subscription).where(Subscription.id == subscription_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def list_subscriptions(session: Session, owner: str) -> list[Subscription]:
+    return list(
+        session.scalars(
+            select(Subscription)
+            .where(Subscription.owner == owner)
+            .order_by(Subscription.created_at, Subscription.id)
+        )
+    )
+
+
+def delete_subscription(session: Session, subscription_id: str) -> None:
+    """Remove a subscription with its deliveries and their attempts (no reliance on ON DELETE)."""
+    deliveries = select(Delivery.id).where(Delivery.subscription_id == subscription_id)
+    session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(deliveries)))
+    session.execute(delete(Delivery).where(Delivery.subscription_id == subscription_id))
+    session.execute(delete(Subscription).where(Subscription.id == subscription_id))
+
+
+def subscriptions_behind(session: Session, head: int, limit: int) -> list[Subscription]:
+    """Active subscriptions whose fan-out cursor is behind ``head``, locked for this worker.
+
+    ``SKIP LOCKED`` lets workers in other processes take other subscriptions instead of waiting
+    (PostgreSQL); SQLite has one writer at a time anyway and ignores the clause.
+    """
+    return list(
+        session.scalars(
+            select(Subscription)
+            .where(Subscription.status == "active", Subscription.last_seq < head)
+            .order_by(Subscription.last_seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def insert_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(Delivery.__table__.insert(), list(rows))
+
+
+# --- deliveries ----------------------------------------------------------------------------
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Delivery.status == "pending",
+        Delivery.next_attempt_at <= now,
+        or_(Delivery.locked_until.is_(None), Delivery.locked_until <= now),
+    )
+
+
+def claim_due(
+    session: Session, now: datetime, lease_until: datetime, lease_token: str, limit: int
+) -> list[tuple[Delivery, Subscription]]:
+    """Lease up to ``limit`` due deliveries of active subscriptions to this worker.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so concurrent workers claim disjoint rows. SQLite: the
+    engine opens write transactions with ``BEGIN IMMEDIATE``, so claims are serialised and the
+    lease columns written here are what other workers see. A lease that runs out (worker killed)
+    makes the delivery due again: at-least-once.
+    """
+    if limit <= 0:
+        return []
+    ids = list(
+        session.scalars(
+            select(Delivery.id)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .where(_due(now), Subscription.status == "active")
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Delivery)
+        )
+    )
+    if not ids:
+        return []
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids))
+        .values(locked_until=lease_until, lease_token=lease_token)
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(
+        select(Delivery, Subscription)
+        .join(Subscription, Subscription.id == Delivery.subscription_id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+    )
+    return [(d, s) for d, s in rows]
+
+
+def next_due_at(session: Session, now: datetime) -> datetime | None:
+    """When the next pending delivery becomes due (a lease running out counts), for the worker's sleep."""
+    pending = and_(
+        Delivery.status == "pending",
+        Delivery.subscription_id.in_(select(Subscription.id).where(Subscription.status == "active")),
+    )
+    first_due = session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(
+            pending, or_(Delivery.locked_until.is_(None), Delivery.locked_until <= now)
+        )
+    )
+    first_lease = session.scalar(
+        select(func.min(Delivery.locked_until)).where(pending, Delivery.locked_until > now)
+    )
+    candidates = [t for t in (first_due, first_lease) if t is not None]
+    return min(candidates) if candidates else None
+
+
+def get_delivery(session: Session, subscription_id: str, delivery_id: int) -> Delivery | None:
+    return session.scalars(
+        select(Delivery).where(Delivery.id == delivery_id, Delivery.subscription_id == subscription_id)
+    ).first()
+
+
+def list_deliveries(
+    session: Session, subscription_id: str, *, status: str | None, before_id: int | None, limit: int
+) -> list[Delivery]:
+    """Newest first, keyset-paginated by id."""
+    query = select(Delivery).where(Delivery.subscription_id == subscription_id)
+    if status:
+        query = query.where(Delivery.status == status)
+    if before_id is not None:
+        query = query.where(Delivery.id < before_id)
+    return list(session.scalars(query.order_by(Delivery.id.desc()).limit(limit)))
+
+
+def attempts_of(session: Session, delivery_id: int) -> list[DeliveryAttempt]:
+    return list(
+        session.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.delivery_id == delivery_id)
+            .order_by(DeliveryAttempt.number)
+        )
+    )
+
+
+def add_attempt(session: Session, **values: Any) -> None:
+    session.execute(DeliveryAttempt.__table__.insert(), [values])
+
+
+def lease_held(lease_token: str) -> ColumnElement[bool]:
+    """Guard for writing an attempt's outcome: only while this worker still holds the lease."""
+    return Delivery.lease_token == lease_token if lease_token else false()
