@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import TextClause, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.log.models import (
@@ -39,6 +40,7 @@ __all__ = [
     "insert_checkpoint",
     "latest_checkpoint",
     "checkpoint_at",
+    "has_checkpoint",
     "cosignature_lines",
     "get_witness",
     "list_witnesses",
@@ -55,9 +57,6 @@ _sequence = LogSequence.__table__
 _head = LogTreeHead.__table__
 _checkpoints = LogCheckpoint.__table__
 _cosignatures = LogCosignature.__table__
-
-# Bound parameters per IN list: SQLite allows 32,766 variables, PostgreSQL 65,535.
-_IN_CHUNK = 2000
 
 # ---------------------------------------------------------------- sequencing
 
@@ -129,20 +128,30 @@ def pending_leaf_hashes(session: Session, start: int, limit: int) -> list[tuple[
 # ---------------------------------------------------------------- nodes
 
 
+@lru_cache(maxsize=256)
+def _nodes_query(count: int) -> TextClause:
+    """``SELECT ... WHERE (level = :l0 AND idx = :i0) OR ...`` for ``count`` nodes, built once."""
+    terms = " OR ".join(f"(level = :l{n} AND idx = :i{n})" for n in range(count))
+    return text(f"SELECT level, idx, hash FROM log_nodes WHERE {terms}")  # noqa: S608 - no user text
+
+
 def get_nodes(session: Session, ids: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """The stored hashes of perfect nodes ``(level, idx)``; missing ones are absent from the dict."""
-    found: dict[tuple[int, int], bytes] = {}
+    """The stored hashes of perfect nodes ``(level, idx)``; missing ones are absent from the dict.
+
+    One query of ``(level = ? AND idx = ?)`` terms joined by OR, each answered from the primary
+    key on both databases (a row-value ``(level, idx) IN (...)`` makes SQLite scan the table).
+    The statement text is cached per length: building it with the expression language cost
+    more than running it. Meant for the O(log n) nodes of a proof or a frontier.
+    """
     unique = list(dict.fromkeys(ids))
-    for i in range(0, len(unique), _IN_CHUNK):
-        chunk = unique[i : i + _IN_CHUNK]
-        rows = session.execute(
-            select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash).where(
-                tuple_(_nodes.c.level, _nodes.c.idx).in_(chunk)
-            )
-        )
-        for level, idx, h in rows:
-            found[(int(level), int(idx))] = bytes(h)
-    return found
+    if not unique:
+        return {}
+    params: dict[str, int] = {}
+    for n, (level, idx) in enumerate(unique):
+        params[f"l{n}"] = level
+        params[f"i{n}"] = idx
+    rows = session.execute(_nodes_query(len(unique)), params)
+    return {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
 
 
 def insert_nodes(session: Session, nodes: Iterable[tuple[tuple[int, int], bytes]]) -> None:
@@ -199,6 +208,11 @@ def insert_checkpoint(session: Session, size: int, root_hash: bytes, note: str, 
 
 def latest_checkpoint(session: Session) -> LogCheckpoint | None:
     return session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1)).first()
+
+
+def has_checkpoint(session: Session, size: int) -> bool:
+    """Whether a checkpoint of ``size`` was published (a primary-key probe, no row loaded)."""
+    return session.execute(select(_checkpoints.c.size).where(_checkpoints.c.size == size)).first() is not None
 
 
 def checkpoint_at(session: Session, size: int) -> LogCheckpoint | None:

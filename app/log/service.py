@@ -255,6 +255,11 @@ def _checkpoint_of_size(session: Session, size: int) -> CheckpointRecord:
     return _record(row)
 
 
+def _require_published(session: Session, size: int) -> None:
+    if not repository.has_checkpoint(session, size):
+        raise NotFound(f"the log has published no checkpoint of size {size}", code="checkpoint-not-found")
+
+
 def _with_cosignatures(session: Session, record: CheckpointRecord) -> str:
     lines = repository.cosignature_lines(session, record.size)
     return record.note + "".join(line + "\n" for line in lines)
@@ -291,7 +296,7 @@ def inclusion_proof(session: Session, index: int, size: int | None = None) -> In
         _check_number(size, "size")
         if index >= size:
             raise BadRequest(f"index {index} is not below size {size}", code="index-out-of-range")
-        _checkpoint_of_size(session, size)
+        _require_published(session, size)
     plan = merkle.inclusion_proof_plan(index, size)
     hashes = _node_getter(session)([(0, index), *plan.ids])
     return InclusionProof(index, size, hashes[0], plan.rehash(hashes[1:]) if plan.ids else [], checkpoint)
@@ -313,8 +318,8 @@ def consistency_proof(session: Session, first: int, second: int) -> ConsistencyP
     _check_number(second, "second")
     if first > second:
         raise BadRequest("first must not be above second", code="invalid-range")
-    _checkpoint_of_size(session, first)
-    _checkpoint_of_size(session, second)
+    _require_published(session, first)
+    _require_published(session, second)
     return ConsistencyProof(first, second, merkle.consistency_proof(first, second, _node_getter(session)))
 
 
