@@ -15,6 +15,7 @@ import time
 
 import anyio
 from lnx_client.core import note
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import session_scope
@@ -102,10 +103,16 @@ class Integrator:
             if remaining <= 0:
                 raise service.NotIntegrated(f"entry {index} is not covered by a signed checkpoint yet")
             size_before = self.size
-            with anyio.move_on_after(remaining):
-                async with self._lock:
-                    if self.size <= index:  # a run that finished while we queued may have covered it
-                        await anyio.to_thread.run_sync(self._drain)
+            try:
+                with anyio.move_on_after(remaining):
+                    async with self._lock:
+                        if self.size <= index:  # a run that finished while we queued may have covered it
+                            await anyio.to_thread.run_sync(self._drain)
+            except DBAPIError as exc:  # the database is unreachable or busy: retry until the deadline
+                self.last_error = type(exc).__name__
+                logger.warning("log integration failed while a submitter waits; retrying", exc_info=exc)
+                await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+                continue
             if self.size <= index and self.size == size_before:
                 await asyncio.sleep(min(0.005, max(0.0, deadline - time.monotonic())))
         return self.size
