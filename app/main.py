@@ -34,7 +34,13 @@ ROUTER_MODULES = (
     "app.console.router",
 )
 # Modules exposing ``async def run(app)`` context managers started with the app (integrator, workers, ...).
-LIFECYCLE_MODULES = ("app.log.lifecycle", "app.documents.lifecycle", "app.feed.lifecycle", "app.ops.metrics")
+LIFECYCLE_MODULES = (
+    "app.log.lifecycle",
+    "app.documents.lifecycle",
+    "app.feed.lifecycle",
+    "app.ops.metrics",
+    "app.reports.lifecycle",
+)
 
 
 class SchemaNotCurrent(RuntimeError):

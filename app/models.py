@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "app.log.models",
     "app.documents.models",
     "app.feed.models",
+    "app.reports.models",
 )
 
 
