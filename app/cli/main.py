@@ -58,6 +58,13 @@ def serve(
     log_key_path: Annotated[
         Path | None, typer.Option(envvar="LNX_LOG_KEY_PATH", help="Log signing key file.")
     ] = None,
+    limit_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            envvar="LNX_LIMIT_CONCURRENCY",
+            help="Most connections and tasks at once per worker; more are answered 503.",
+        ),
+    ] = None,
 ) -> None:
     """Run the exchange (SQLite by default; PostgreSQL with --database-url)."""
     import uvicorn
@@ -70,12 +77,16 @@ def serve(
     if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
         fail("several workers need PostgreSQL: SQLite serialises writers in one process", code=2)
     _prepare_database(settings)
+    from app.ops import metrics as ops_metrics
+
+    ops_metrics.prepare_multiprocess_dir()  # PROMETHEUS_MULTIPROC_DIR: no counts from a previous run
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        limit_concurrency=limit_concurrency,
         access_log=False,
         timeout_graceful_shutdown=10,
         log_level="warning",

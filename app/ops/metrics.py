@@ -15,7 +15,8 @@ them at random: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory and the t
 are written to memory-mapped files there and summed over every worker on each scrape
 (prometheus-client's multi-process mode; ``lnx serve`` empties the directory at start).
 
-``run(app)`` is the operations lifecycle ``create_app`` enters at startup.
+``run(app)`` is the operations lifecycle ``create_app`` enters at startup (it also takes the
+serving lock that ``lnx db restore`` checks).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from app.db import UTCDateTime, session_scope, utcnow
 from app.documents.models import Document
 from app.errors import Forbidden, NotFound
 from app.log.models import LogCheckpoint, LogSequence, LogTreeHead
+from app.ops import backup
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -366,8 +368,19 @@ def _build(app: FastAPI) -> _MetricsState:
 
 @asynccontextmanager
 async def run(app: FastAPI) -> AsyncIterator[None]:
-    """Start the metrics with the app: traffic counters for the middleware, the state collector."""
+    """The operations lifecycle: the serving lock of a SQLite database, then the metrics.
+
+    The lock (``backup.serving_lock``) lets ``lnx db restore`` see that this database is live.
+    """
     settings: Settings = app.state.settings
+    with backup.serving_lock(settings):
+        async with _metrics(app, settings):
+            yield
+
+
+@asynccontextmanager
+async def _metrics(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """Traffic counters for the middleware and the state collector for scrapes."""
     if not settings.metrics_enabled:
         yield
         return
