@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 import uvicorn
+from lnx_client import Client
+from lnx_client.core import jwk as core_jwk
 
 from app.config import Settings
 from app.main import create_app
-from lnx_client import Client
-from lnx_client.core import jwk as core_jwk
 from tests.fixtures import bootstrap_operator
 
 START_TIMEOUT_S = 20.0
@@ -99,7 +99,11 @@ def serve_in_thread(settings: Settings) -> Iterator[str]:
     sock = _free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings), log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+        create_app(settings),
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="lnx-live", daemon=True)

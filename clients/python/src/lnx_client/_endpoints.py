@@ -15,6 +15,7 @@ from .models import (
     ConsistencyProof,
     CosignatureAccepted,
     Delivery,
+    DeliveryPage,
     Document,
     DocumentPage,
     FeedPage,
@@ -251,12 +252,19 @@ def document_cap(document_id: str) -> Call[str]:
     return Call("GET", f"/v1/documents/{_seg(document_id)}.cap", _text)
 
 
-def declarations(year: int | None = None) -> Call[Any]:
-    return Call("GET", "/v1/declarations", _json, params={"year": year})
+def declarations(
+    year: int | None = None, issuer: str | None = None, regime: str | None = None
+) -> Call[list[dict[str, Any]]]:
+    params = {"year": year, "issuer": issuer, "regime": regime}
+    return Call("GET", "/v1/declarations", lambda r: r.json()["declarations"], params=params)
 
 
-def compliance_report(year: int | None = None) -> Call[Any]:
-    return Call("GET", "/v1/reports/compliance", _json, params={"year": year})
+def compliance_report(year: int | None = None, regime: str | None = None) -> Call[dict[str, Any]]:
+    return Call("GET", "/v1/reports/compliance", _json, params={"year": year, "regime": regime})
+
+
+def upcoming_report(days: int | None = None) -> Call[dict[str, Any]]:
+    return Call("GET", "/v1/reports/upcoming", _json, params={"days": days})
 
 
 # ---------------------------------------------------------------- feed and subscriptions
@@ -265,12 +273,42 @@ def compliance_report(year: int | None = None) -> Call[Any]:
 LONG_POLL_MARGIN_S = 15.0
 
 
+def _listed(value: str | Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value) or None
+
+
 def poll_feed(
-    after: str | None = None, limit: int | None = None, wait: float | None = None
+    after: str | None = None,
+    limit: int | None = None,
+    wait: float | None = None,
+    *,
+    types: str | Iterable[str] | None = None,
+    issuers: str | Iterable[str] | None = None,
+    regimes: str | Iterable[str] | None = None,
 ) -> Call[FeedPage]:
     timeout = (wait or 0) + LONG_POLL_MARGIN_S
-    params = {"after": after, "limit": limit, "wait": None if wait is None else f"{wait:g}"}
+    params = {
+        "after": after,
+        "limit": limit,
+        "wait": None if wait is None else f"{wait:.3f}",
+        "type": _listed(types),
+        "issuer": _listed(issuers),
+        "regime": _listed(regimes),
+    }
     return Call("GET", "/v1/feed", _one(FeedPage), params=params, timeout=timeout)
+
+
+def stream_params(
+    after: str | None = None,
+    *,
+    types: str | Iterable[str] | None = None,
+    issuers: str | Iterable[str] | None = None,
+    regimes: str | Iterable[str] | None = None,
+) -> dict[str, Any]:
+    params = {"after": after, "type": _listed(types), "issuer": _listed(issuers), "regime": _listed(regimes)}
+    return {k: v for k, v in params.items() if v is not None}
 
 
 def create_subscription(
@@ -279,16 +317,20 @@ def create_subscription(
     types: Sequence[str] | None = None,
     issuers: Sequence[str] | None = None,
     regimes: Sequence[str] | None = None,
+    description: str | None = None,
 ) -> Call[SubscriptionCreated]:
     body: dict[str, Any] = {"url": url}
     for name, value in (("types", types), ("issuers", issuers), ("regimes", regimes)):
         if value is not None:
             body[name] = list(value)
+    if description is not None:
+        body["description"] = description
     return Call("POST", "/v1/subscriptions", _one(SubscriptionCreated), json=body)
 
 
 def list_subscriptions() -> Call[list[Subscription]]:
-    return Call("GET", "/v1/subscriptions", lambda r: _items(r, "subscriptions", Subscription))
+    adapter = TypeAdapter(list[Subscription])
+    return Call("GET", "/v1/subscriptions", lambda r: adapter.validate_python(r.json()["subscriptions"]))
 
 
 def get_subscription(subscription_id: str) -> Call[Subscription]:
@@ -303,19 +345,30 @@ def delete_subscription(subscription_id: str) -> Call[None]:
     return Call("DELETE", f"/v1/subscriptions/{_seg(subscription_id)}", _none)
 
 
-def list_deliveries(subscription_id: str) -> Call[list[Delivery]]:
-    return Call(
-        "GET",
-        f"/v1/subscriptions/{_seg(subscription_id)}/deliveries",
-        lambda r: _items(r, "deliveries", Delivery),
-    )
+def rotate_subscription_secret(subscription_id: str) -> Call[SubscriptionCreated]:
+    return Call("POST", f"/v1/subscriptions/{_seg(subscription_id)}/rotate-secret", _one(SubscriptionCreated))
 
 
-def _items(r: httpx.Response, key: str, model: type[M]) -> list[M]:
-    """A bare JSON list or ``{key: [...]}``: both shapes are common for list endpoints."""
-    body = r.json()
-    items = body.get(key, []) if isinstance(body, dict) else body
-    return [model.model_validate(item) for item in items]
+def list_deliveries(
+    subscription_id: str,
+    *,
+    status: str | None = None,
+    page_size: int | None = None,
+    page_token: str | None = None,
+) -> Call[DeliveryPage]:
+    params = {"status": status, "page_size": page_size, "page_token": page_token}
+    path = f"/v1/subscriptions/{_seg(subscription_id)}/deliveries"
+    return Call("GET", path, _one(DeliveryPage), params=params)
+
+
+def get_delivery(subscription_id: str, delivery_id: int) -> Call[Delivery]:
+    path = f"/v1/subscriptions/{_seg(subscription_id)}/deliveries/{int(delivery_id)}"
+    return Call("GET", path, _one(Delivery))
+
+
+def redeliver(subscription_id: str, delivery_id: int) -> Call[Delivery]:
+    path = f"/v1/subscriptions/{_seg(subscription_id)}/deliveries/{int(delivery_id)}/redeliver"
+    return Call("POST", path, _one(Delivery), idempotent=True)
 
 
 # ---------------------------------------------------------------- log

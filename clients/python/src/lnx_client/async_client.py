@@ -10,8 +10,9 @@ Both clients execute the same endpoint descriptions (``_endpoints``), so they ca
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from .models import (
     ConsistencyProof,
     CosignatureAccepted,
     Delivery,
+    DeliveryPage,
     Document,
     DocumentPage,
     Event,
@@ -236,19 +238,38 @@ class AsyncClient:
         """The notification as an OASIS CAP 1.2 alert (XML)."""
         return await self.request(api.document_cap(document_id))
 
-    async def declarations(self, year: int | None = None) -> Any:
-        return await self.request(api.declarations(year))
+    async def declarations(
+        self, year: int | None = None, issuer: str | None = None, regime: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The current annual declarations the caller may read."""
+        return await self.request(api.declarations(year, issuer, regime))
 
-    async def compliance_report(self, year: int | None = None) -> Any:
-        return await self.request(api.compliance_report(year))
+    async def compliance_report(self, year: int | None = None, regime: str | None = None) -> dict[str, Any]:
+        """Per regime and state: declarations, launches on record, findings (contract §4)."""
+        return await self.request(api.compliance_report(year, regime))
+
+    async def upcoming_report(self, days: int | None = None) -> dict[str, Any]:
+        """Launch windows open now or soon, and notifications overdue a post-launch report."""
+        return await self.request(api.upcoming_report(days))
 
     # ------------------------------------------------------------ feed, stream, subscriptions
 
     async def poll_feed(
-        self, after: str | None = None, limit: int | None = None, wait: float | None = None
+        self,
+        after: str | None = None,
+        limit: int | None = None,
+        wait: float | None = None,
+        *,
+        types: str | Iterable[str] | None = None,
+        issuers: str | Iterable[str] | None = None,
+        regimes: str | Iterable[str] | None = None,
     ) -> FeedPage:
-        """One poll of the feed; with ``wait`` the server holds the request until an event arrives."""
-        return await self.request(api.poll_feed(after, limit, wait))
+        """One poll of the feed; with ``wait`` the server holds the request until an event arrives.
+
+        ``after`` is the id of the last event seen (``"0"``: from the start, ``"latest"``: from now).
+        """
+        call = api.poll_feed(after, limit, wait, types=types, issuers=issuers, regimes=regimes)
+        return await self.request(call)
 
     def follow(
         self,
@@ -258,20 +279,37 @@ class AsyncClient:
         wait: float = DEFAULT_WAIT_S,
         limit: int = DEFAULT_LIMIT,
         timeout: float | None = None,
+        types: str | Iterable[str] | None = None,
+        issuers: str | Iterable[str] | None = None,
+        regimes: str | Iterable[str] | None = None,
     ) -> AsyncFeedFollower:
         """Follow the feed with long polls (``async for``), keeping the cursor in ``cursor_file``."""
         return AsyncFeedFollower(
-            self.poll_feed, after=after, cursor_file=cursor_file, wait=wait, limit=limit, timeout=timeout
+            functools.partial(self.poll_feed, types=types, issuers=issuers, regimes=regimes),
+            after=after,
+            cursor_file=cursor_file,
+            wait=wait,
+            limit=limit,
+            timeout=timeout,
         )
 
-    async def stream(self, last_event_id: str | None = None) -> AsyncIterator[Event]:
+    async def stream(
+        self,
+        last_event_id: str | None = None,
+        *,
+        after: str | None = None,
+        types: str | Iterable[str] | None = None,
+        issuers: str | Iterable[str] | None = None,
+        regimes: str | Iterable[str] | None = None,
+    ) -> AsyncIterator[Event]:
         """Events from ``/v1/stream`` (Server-Sent Events), reconnecting with ``Last-Event-ID``."""
         parser = SseParser(last_event_id)
+        params = api.stream_params(after, types=types, issuers=issuers, regimes=regimes)
         attempts = Attempts(STREAM_CALL, self.retry)
         while True:
             try:
                 async with self._http.stream(
-                    "GET", STREAM_CALL.path, headers=parser.headers(), timeout=STREAM_TIMEOUT
+                    "GET", STREAM_CALL.path, params=params, headers=parser.headers(), timeout=STREAM_TIMEOUT
                 ) as response:
                     if response.status_code >= 400:
                         await response.aread()
@@ -295,9 +333,13 @@ class AsyncClient:
         types: Sequence[str] | None = None,
         issuers: Sequence[str] | None = None,
         regimes: Sequence[str] | None = None,
+        description: str | None = None,
     ) -> SubscriptionCreated:
         """Register a webhook; keep the returned ``secret`` for :class:`WebhookVerifier`."""
-        return await self.request(api.create_subscription(url, types=types, issuers=issuers, regimes=regimes))
+        call = api.create_subscription(
+            url, types=types, issuers=issuers, regimes=regimes, description=description
+        )
+        return await self.request(call)
 
     async def list_subscriptions(self) -> list[Subscription]:
         return await self.request(api.list_subscriptions())
@@ -306,13 +348,34 @@ class AsyncClient:
         return await self.request(api.get_subscription(subscription_id))
 
     async def update_subscription(self, subscription_id: str, **changes: Any) -> Subscription:
+        """Change url, types, issuers, regimes, description; ``enabled=True`` re-enables it."""
         return await self.request(api.update_subscription(subscription_id, **changes))
 
     async def delete_subscription(self, subscription_id: str) -> None:
         await self.request(api.delete_subscription(subscription_id))
 
-    async def list_deliveries(self, subscription_id: str) -> list[Delivery]:
-        return await self.request(api.list_deliveries(subscription_id))
+    async def rotate_subscription_secret(self, subscription_id: str) -> SubscriptionCreated:
+        """A new secret (shown once); the old one keeps signing for a while."""
+        return await self.request(api.rotate_subscription_secret(subscription_id))
+
+    async def list_deliveries(
+        self,
+        subscription_id: str,
+        *,
+        status: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+    ) -> DeliveryPage:
+        """One page of the subscription's deliveries, newest first."""
+        call = api.list_deliveries(subscription_id, status=status, page_size=page_size, page_token=page_token)
+        return await self.request(call)
+
+    async def get_delivery(self, subscription_id: str, delivery_id: int) -> Delivery:
+        """One delivery with every attempt (``attempt_log``)."""
+        return await self.request(api.get_delivery(subscription_id, delivery_id))
+
+    async def redeliver(self, subscription_id: str, delivery_id: int) -> Delivery:
+        return await self.request(api.redeliver(subscription_id, delivery_id))
 
     # ------------------------------------------------------------ log
 

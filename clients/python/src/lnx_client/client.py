@@ -11,8 +11,9 @@ in tests, a custom one for mTLS or proxies); requests are retried as ``_http`` d
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from .models import (
     ConsistencyProof,
     CosignatureAccepted,
     Delivery,
+    DeliveryPage,
     Document,
     DocumentPage,
     Event,
@@ -235,19 +237,38 @@ class Client:
         """The notification as an OASIS CAP 1.2 alert (XML)."""
         return self.request(api.document_cap(document_id))
 
-    def declarations(self, year: int | None = None) -> Any:
-        return self.request(api.declarations(year))
+    def declarations(
+        self, year: int | None = None, issuer: str | None = None, regime: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The current annual declarations the caller may read."""
+        return self.request(api.declarations(year, issuer, regime))
 
-    def compliance_report(self, year: int | None = None) -> Any:
-        return self.request(api.compliance_report(year))
+    def compliance_report(self, year: int | None = None, regime: str | None = None) -> dict[str, Any]:
+        """Per regime and state: declarations, launches on record, findings (contract §4)."""
+        return self.request(api.compliance_report(year, regime))
+
+    def upcoming_report(self, days: int | None = None) -> dict[str, Any]:
+        """Launch windows open now or soon, and notifications overdue a post-launch report."""
+        return self.request(api.upcoming_report(days))
 
     # ------------------------------------------------------------ feed, stream, subscriptions
 
     def poll_feed(
-        self, after: str | None = None, limit: int | None = None, wait: float | None = None
+        self,
+        after: str | None = None,
+        limit: int | None = None,
+        wait: float | None = None,
+        *,
+        types: str | Iterable[str] | None = None,
+        issuers: str | Iterable[str] | None = None,
+        regimes: str | Iterable[str] | None = None,
     ) -> FeedPage:
-        """One poll of the feed; with ``wait`` the server holds the request until an event arrives."""
-        return self.request(api.poll_feed(after, limit, wait))
+        """One poll of the feed; with ``wait`` the server holds the request until an event arrives.
+
+        ``after`` is the id of the last event seen (``"0"``: from the start, ``"latest"``: from now).
+        """
+        call = api.poll_feed(after, limit, wait, types=types, issuers=issuers, regimes=regimes)
+        return self.request(call)
 
     def follow(
         self,
@@ -257,20 +278,37 @@ class Client:
         wait: float = DEFAULT_WAIT_S,
         limit: int = DEFAULT_LIMIT,
         timeout: float | None = None,
+        types: str | Iterable[str] | None = None,
+        issuers: str | Iterable[str] | None = None,
+        regimes: str | Iterable[str] | None = None,
     ) -> FeedFollower:
         """Follow the feed with long polls, keeping the cursor in ``cursor_file`` (see ``follow``)."""
         return FeedFollower(
-            self.poll_feed, after=after, cursor_file=cursor_file, wait=wait, limit=limit, timeout=timeout
+            functools.partial(self.poll_feed, types=types, issuers=issuers, regimes=regimes),
+            after=after,
+            cursor_file=cursor_file,
+            wait=wait,
+            limit=limit,
+            timeout=timeout,
         )
 
-    def stream(self, last_event_id: str | None = None) -> Iterator[Event]:
+    def stream(
+        self,
+        last_event_id: str | None = None,
+        *,
+        after: str | None = None,
+        types: str | Iterable[str] | None = None,
+        issuers: str | Iterable[str] | None = None,
+        regimes: str | Iterable[str] | None = None,
+    ) -> Iterator[Event]:
         """Events from ``/v1/stream`` (Server-Sent Events), reconnecting with ``Last-Event-ID``."""
         parser = SseParser(last_event_id)
+        params = api.stream_params(after, types=types, issuers=issuers, regimes=regimes)
         attempts = Attempts(STREAM_CALL, self.retry)
         while True:
             try:
                 with self._http.stream(
-                    "GET", STREAM_CALL.path, headers=parser.headers(), timeout=STREAM_TIMEOUT
+                    "GET", STREAM_CALL.path, params=params, headers=parser.headers(), timeout=STREAM_TIMEOUT
                 ) as response:
                     if response.status_code >= 400:
                         response.read()
@@ -294,9 +332,13 @@ class Client:
         types: Sequence[str] | None = None,
         issuers: Sequence[str] | None = None,
         regimes: Sequence[str] | None = None,
+        description: str | None = None,
     ) -> SubscriptionCreated:
         """Register a webhook; keep the returned ``secret`` for :class:`WebhookVerifier`."""
-        return self.request(api.create_subscription(url, types=types, issuers=issuers, regimes=regimes))
+        call = api.create_subscription(
+            url, types=types, issuers=issuers, regimes=regimes, description=description
+        )
+        return self.request(call)
 
     def list_subscriptions(self) -> list[Subscription]:
         return self.request(api.list_subscriptions())
@@ -305,13 +347,34 @@ class Client:
         return self.request(api.get_subscription(subscription_id))
 
     def update_subscription(self, subscription_id: str, **changes: Any) -> Subscription:
+        """Change url, types, issuers, regimes, description; ``enabled=True`` re-enables it."""
         return self.request(api.update_subscription(subscription_id, **changes))
 
     def delete_subscription(self, subscription_id: str) -> None:
         self.request(api.delete_subscription(subscription_id))
 
-    def list_deliveries(self, subscription_id: str) -> list[Delivery]:
-        return self.request(api.list_deliveries(subscription_id))
+    def rotate_subscription_secret(self, subscription_id: str) -> SubscriptionCreated:
+        """A new secret (shown once); the old one keeps signing for a while."""
+        return self.request(api.rotate_subscription_secret(subscription_id))
+
+    def list_deliveries(
+        self,
+        subscription_id: str,
+        *,
+        status: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+    ) -> DeliveryPage:
+        """One page of the subscription's deliveries, newest first."""
+        call = api.list_deliveries(subscription_id, status=status, page_size=page_size, page_token=page_token)
+        return self.request(call)
+
+    def get_delivery(self, subscription_id: str, delivery_id: int) -> Delivery:
+        """One delivery with every attempt (``attempt_log``)."""
+        return self.request(api.get_delivery(subscription_id, delivery_id))
+
+    def redeliver(self, subscription_id: str, delivery_id: int) -> Delivery:
+        return self.request(api.redeliver(subscription_id, delivery_id))
 
     # ------------------------------------------------------------ log
 

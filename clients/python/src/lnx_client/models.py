@@ -15,6 +15,7 @@ __all__ = [
     "ConsistencyProof",
     "CosignatureAccepted",
     "Delivery",
+    "DeliveryPage",
     "Document",
     "DocumentPage",
     "Event",
@@ -168,10 +169,19 @@ class Regime(_Model):
 
 class Subscription(_Model):
     id: str
-    url: str | None = None
+    url: str
     types: list[str] | None = None
     issuers: list[str] | None = None
     regimes: list[str] | None = None
+    description: str | None = None
+    status: str | None = None
+    disabled_reason: str | None = None
+    disabled_at: datetime | None = None
+    failing_since: datetime | None = None
+    last_success_at: datetime | None = None
+    cursor: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class SubscriptionCreated(Subscription):
@@ -179,7 +189,25 @@ class SubscriptionCreated(Subscription):
 
 
 class Delivery(_Model):
-    """One delivery attempt of a webhook (fields as the server reports them)."""
+    """One event's delivery to a webhook: its status and attempts (``attempt_log`` when fetched alone)."""
+
+    id: int
+    event_id: str
+    webhook_id: str
+    status: str
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    last_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    created_at: datetime | None = None
+    attempt_log: list[dict[str, Any]] | None = None
+
+
+class DeliveryPage(_Model):
+    deliveries: list[Delivery]
+    next_page_token: str | None = None
 
 
 class InclusionProof(_Model):
