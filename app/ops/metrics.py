@@ -160,11 +160,15 @@ class HttpMetrics:
 
 
 def open_subscribers(state: Any) -> int:
-    """Open feed subscribers as the feed module reports them on ``app.state.feed_subscribers``.
+    """Open SSE streams and waiting long polls of this process, as the feed counts them.
 
-    The feed may keep an ``int``, a zero-argument callable, or a collection of open streams there;
-    without it the answer is 0.
+    The feed keeps its stream slots on ``app.state.feed.slots`` (``used``); a module may instead
+    put an ``int``, a zero-argument callable or a collection on ``app.state.feed_subscribers``.
+    Without either the answer is 0.
     """
+    slots = getattr(getattr(state, "feed", None), "slots", None)
+    if isinstance(getattr(slots, "used", None), int):
+        return int(slots.used)
     value = getattr(state, "feed_subscribers", None)
     if value is None:
         return 0
