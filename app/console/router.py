@@ -10,7 +10,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from app.console import assets, rendering, service, submission, verification
-from app.console import compliance as compliance_module
 from app.console.session import LOGIN_COOKIE, new_login_nonce
 from app.console.web import (
     LOGIN_PATH,
@@ -30,6 +29,7 @@ from app.db import session_scope, utcnow
 from app.deps import ReadSessionDep
 from app.documents import reading
 from app.errors import LnxError, NotFound, Unauthorized
+from app.reports import compliance as reports_compliance
 
 __all__ = ["router"]
 
@@ -190,10 +190,10 @@ def compliance(
     session: ReadSessionDep,
     year: Annotated[int | None, Query(ge=1957, le=2100)] = None,
 ) -> Response:
-    """The compliance report of a year, as the reports service gives it to this participant."""
+    """The compliance report of a year, as ``GET /v1/reports/compliance`` gives it to this participant."""
     now = utcnow()
     chosen = year or now.year
-    report = compliance_module.compliance_report(session, user.principal, chosen, now)
+    report = reports_compliance.compliance_report(session, user.principal, year=chosen, regime=None, now=now)
     return rendering.page(request, "compliance.html", year=chosen, report=report, this_year=now.year)
 
 

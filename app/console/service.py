@@ -1,6 +1,6 @@
 """What each console page shows, read through the API's own reading functions.
 
-Every read goes through :mod:`app.documents.reading` (and so through
+Every read goes through :mod:`app.documents.reading` or :mod:`app.reports` (and so through
 :mod:`app.documents.visibility`): the console cannot show a participant anything the API would
 not answer it. Nothing here writes; pages hold no queries of their own.
 """
@@ -21,6 +21,7 @@ from app.documents import reading, signature, views
 from app.documents.intake import SUBMITTING_ROLES
 from app.documents.visibility import Access
 from app.participants import repository as participants_repository
+from app.reports import upcoming
 
 __all__ = [
     "HORIZON",
@@ -44,6 +45,7 @@ class TimelineWindow:
     """One launch window on the timeline, with its bar's position in viewBox units."""
 
     document_id: str
+    chain_id: str
     issuer: str
     regime: str
     status: str
@@ -65,54 +67,56 @@ class Timeline:
     ticks: list[datetime] = field(default_factory=list)
 
 
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _timeline(session: Session, principal: Principal, collection: dict[str, Any], now: datetime) -> Timeline:
-    end = now + HORIZON
-    first: dict[str, dict[str, Any]] = {}
-    for feature in collection["features"]:
-        props = feature["properties"]
-        if props.get("window_start") and props["document_id"] not in first:
-            first[props["document_id"]] = props
-    windows = []
+def _bar(start: datetime, stop: datetime, now: datetime) -> tuple[float, float]:
+    """Position and width of a window's bar on a timeline of ``HORIZON`` from ``now``."""
     span = HORIZON.total_seconds()
-    for document_id, props in first.items():
-        start, stop = _parse_time(props["window_start"]), _parse_time(props["window_end"])
-        if start > end or stop < now:
-            continue
-        left = (max(start, now) - now).total_seconds() / span * _TIMELINE_UNITS
-        right = (min(stop, end) - now).total_seconds() / span * _TIMELINE_UNITS
-        width = max(right - left, _MIN_BAR_UNITS)
-        document, access = reading.get_visible(session, principal, document_id)
-        detail = views.view(session, document, access, now)
-        site = props.get("name") if props.get("role") == "launch_area" else None
-        windows.append(
-            TimelineWindow(
-                document_id=document_id,
-                issuer=props["issuer"],
-                regime=props["regime"],
-                status=props["status"],
-                generic_class=props.get("generic_class"),
-                site=site,
-                start=start,
-                end=stop,
-                x=round(min(left, _TIMELINE_UNITS - width), 2),
-                width=round(width, 2),
-                acknowledged=len(detail.get("acknowledgements", [])),
-                addressed=len(detail.get("recipients", [])),
-            )
-        )
-    windows.sort(key=lambda w: (w.start, w.document_id))
-    ticks = [now + timedelta(days=d) for d in range(0, 30, 5)]
-    return Timeline(start=now, end=end, windows=windows, ticks=ticks)
+    left = max((start - now).total_seconds(), 0) / span * _TIMELINE_UNITS
+    right = min((stop - now).total_seconds(), span) / span * _TIMELINE_UNITS
+    width = max(right - left, _MIN_BAR_UNITS)
+    return round(min(left, _TIMELINE_UNITS - width), 2), round(width, 2)
+
+
+def _acknowledgements(
+    session: Session, principal: Principal, document_id: str, now: datetime
+) -> tuple[int, int]:
+    """(acknowledged, addressed) of a document, as its reader sees them."""
+    document, access = reading.get_visible(session, principal, document_id)
+    detail = views.view(session, document, access, now)
+    return len(detail.get("acknowledgements", [])), len(detail.get("recipients", []))
 
 
 def overview(session: Session, principal: Principal, now: datetime) -> dict[str, Any]:
-    """The duty officer's first screen: the next 30 days of windows; the map loads the same areas."""
-    collection = reading.geojson(session, principal, active=True, now=now)
-    return {"timeline": _timeline(session, principal, collection, now)}
+    """The duty officer's first screen: windows open now or in the next 30 days (the reports
+    service's "upcoming"), and overdue post-launch reports; the map loads the same notifications' areas."""
+    report = upcoming.upcoming_report(session, principal, days=HORIZON.days, now=now)
+    windows = []
+    for item in report.windows:
+        if item.window_start is None or item.window_end is None:
+            continue
+        x, width = _bar(item.window_start, item.window_end, now)
+        acknowledged, addressed = _acknowledgements(session, principal, item.current_id, now)
+        windows.append(
+            TimelineWindow(
+                document_id=item.current_id,
+                chain_id=item.id,
+                issuer=item.issuer,
+                regime=item.regime,
+                status=item.status,
+                generic_class=item.generic_class,
+                site=item.launch_area,
+                start=item.window_start,
+                end=item.window_end,
+                x=x,
+                width=width,
+                acknowledged=acknowledged,
+                addressed=addressed,
+            )
+        )
+    ticks = [now + timedelta(days=d) for d in range(0, HORIZON.days, 5)]
+    return {
+        "timeline": Timeline(start=now, end=now + HORIZON, windows=windows, ticks=ticks),
+        "overdue": report.overdue_post_launch,
+    }
 
 
 def document_list(

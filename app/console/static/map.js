@@ -18,7 +18,7 @@
   }
 
   // ------------------------------------------------------------------ TopoJSON
-  // https://github.com/topojson/topojson-specification: arcs are quantized and delta-encoded
+  // The TopoJSON specification (topojson-specification, 2.1): arcs are quantized and delta-encoded
   // when the topology has a transform; a ring lists arc indexes, ~i meaning arc i reversed.
   function decodeArcs(topology) {
     var t = topology.transform;

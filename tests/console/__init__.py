@@ -1,0 +1,1 @@
+"""Tests of the duty officers' console: session and CSRF units, pages over HTTP, and a real browser."""
