@@ -250,15 +250,17 @@ def claim_reminder(
 ) -> bool:
     """Insert the ledger row unless it exists; ``True`` if this transaction claimed the reminder.
 
-    ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent worker claiming the same reminder waits
-    for this transaction on the primary key (PostgreSQL) or for the write lock (SQLite), then
-    inserts nothing, and so sends nothing. No exception, no aborted transaction.
+    ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: a concurrent worker claiming the same
+    reminder waits for this transaction on the primary key (PostgreSQL) or for the write lock
+    (SQLite), then inserts nothing and gets no row back, and so sends nothing. No exception, no
+    aborted transaction. (RETURNING rather than ``rowcount``, which an ORM-enabled insert does
+    not report.)
     """
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         insert(ReportReminder)
         .values(kind=kind, participant=participant, regime=regime, key=key, sent_at=now)
         .on_conflict_do_nothing(index_elements=["kind", "participant", "regime", "key"])
+        .returning(ReportReminder.key)
     )
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return session.execute(statement).first() is not None
