@@ -1,0 +1,113 @@
+"""``lnx serve`` as a real process: multi-process metrics across uvicorn workers, the connection cap."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.config import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(settings: Settings, tmp_path: Path, *args: str, **env: str) -> Iterator[str]:
+    """``lnx serve`` on a free port until the block ends; yields its base URL once it is ready."""
+    port = _free_port()
+    full_env = {
+        **os.environ,
+        "LNX_DATABASE_URL": settings.resolved_database_url,
+        "LNX_DATA_DIR": str(settings.data_dir),
+        "LNX_LOG_ORIGIN": settings.log_origin,
+        "LNX_ACCESS_LOG": "false",
+        "LNX_RUN_WEBHOOK_WORKER": "false",
+        **env,
+    }
+    log = (tmp_path / f"serve-{port}.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port), *args],
+        cwd=REPO,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / f"serve-{port}.log").read_text()
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "lnx serve did not become ready"
+            time.sleep(0.2)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+def _healthz_count(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "lnx_http_requests_total" and sample.labels.get("route") == "/healthz":
+                return sample.value
+    return 0.0
+
+
+@pytest.mark.postgres_only
+def test_metrics_are_summed_over_every_worker(settings: Settings, tmp_path: Path) -> None:
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    (prom / "counter_1.db").write_bytes(b"stale from a previous run")
+    with serve(settings, tmp_path, "--workers", "2", PROMETHEUS_MULTIPROC_DIR=str(prom)) as url:
+        for _ in range(60):
+            assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200  # a new connection each
+        # Whichever worker answers the scrape, it reports what both have counted.
+        assert [_healthz_count(url) for _ in range(6)] == [60.0] * 6
+        counter_files = list(prom.glob("counter_*.db"))
+        assert len(counter_files) >= 2, counter_files  # both workers wrote their share
+        assert not (prom / "counter_1.db").exists()  # serve emptied the directory at start
+
+
+def test_limit_concurrency_answers_503_beyond_the_cap(settings: Settings, tmp_path: Path) -> None:
+    with serve(settings, tmp_path, "--limit-concurrency", "2") as url:
+        port = int(url.rsplit(":", 1)[1])
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        try:
+            time.sleep(0.3)
+            assert httpx.get(f"{url}/healthz", timeout=5).status_code == 503
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.3)
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
