@@ -2,8 +2,8 @@
 
 1. Storage: sequence + integrate N leaves (default 1,000,000) in batches, each step its own
    committed transaction, on SQLite (and on PostgreSQL when LNX_BENCH_DATABASE_URL names a
-   server: a throw-away database is created there and dropped). Leaves/s as the tree grows,
-   with this process's RSS.
+   server: a throw-away database is created there and dropped). Cumulative leaves/s of each
+   step and of both, the rate over the last tenth, and this process's RSS as the tree grows.
 2. HTTP, against the SQLite log of step 1 served by one uvicorn worker on 127.0.0.1:
    inclusion-proof latency p50/p99 (httpx, one request at a time, random leaves), then
    req/s and p99 under load (wrk if installed, else an httpx load loop) of a full tile, a
@@ -51,7 +51,6 @@ from app.config import Settings  # noqa: E402
 from app.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from app.log import service  # noqa: E402
 from app.log.signer import load_or_create_signer  # noqa: E402
-from app.main import create_app  # noqa: E402
 
 ORIGIN = "bench.lnx.example/log"
 
@@ -86,8 +85,11 @@ def storage(url: str, label: str, settings: Settings, leaves: int, batch: int) -
     t_seq = t_int = 0.0
     marks = {leaves * k // 10 for k in range(1, 11)}
     print(f"\n[{label}] sequence + integrate {leaves:,} leaves in batches of {batch:,}")
-    print(f"  {'size':>10} {'seq leaves/s':>13} {'int leaves/s':>13} {'both leaves/s':>14} {'RSS MiB':>8}")
+    print(
+        f"  {'size':>10} {'seq leaves/s':>13} {'int leaves/s':>13} {'both leaves/s':>14} {'last 10%':>10} {'RSS MiB':>8}"
+    )
     done = 0
+    last_done, last_time = 0, 0.0
     while done < leaves:
         count = min(batch, leaves - done)
         datas = leaf_batch(done, count, stamp)
@@ -105,9 +107,11 @@ def storage(url: str, label: str, settings: Settings, leaves: int, batch: int) -
         t_int += t2 - t1
         done += count
         if any(done - count < m <= done for m in marks):
+            interval = (done - last_done) / (t_seq + t_int - last_time)
+            last_done, last_time = done, t_seq + t_int
             print(
                 f"  {done:>10,} {done / t_seq:>13,.0f} {done / t_int:>13,.0f} "
-                f"{done / (t_seq + t_int):>14,.0f} {rss_mib():>8.0f}"
+                f"{done / (t_seq + t_int):>14,.0f} {interval:>10,.0f} {rss_mib():>8.0f}"
             )
     engine.dispose()
 
@@ -136,6 +140,8 @@ _BARE: dict[str, bytes] = {}
 
 def bench_app() -> Any:
     """The real app plus ``/bench/bare``: the bytes of tile 0/000 from a plain route (the baseline)."""
+    from app.main import create_app
+
     app = create_app()
 
     @app.get("/bench/bare")
@@ -276,20 +282,29 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the SQLite log here (default: a temporary directory)"
+    )
+    parser.add_argument(
+        "--skip-storage",
+        action="store_true",
+        help="serve the log already in --workdir (made by an earlier run)",
+    )
     args = parser.parse_args()
 
     print(
         f"lnx log benchmark: {args.leaves:,} leaves; python {sys.version.split()[0]}; {os.cpu_count()} CPUs"
     )
-    work = Path(tempfile.mkdtemp(prefix="lnx-bench-"))
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="lnx-bench-"))
     try:
         settings = Settings(data_dir=work / "data", log_origin=ORIGIN)
         sqlite_url = settings.resolved_database_url
-        settings.data_dir.mkdir(parents=True)
-        migrate.upgrade(sqlite_url)
-        storage(sqlite_url, "sqlite", settings, args.leaves, args.batch)
+        if not args.skip_storage:
+            settings.data_dir.mkdir(parents=True)
+            migrate.upgrade(sqlite_url)
+            storage(sqlite_url, "sqlite", settings, args.leaves, args.batch)
         pg_server = os.environ.get("LNX_BENCH_DATABASE_URL")
-        if pg_server and not args.skip_postgres:
+        if pg_server and not args.skip_postgres and not args.skip_storage:
             pg_url, drop = postgres_database(pg_server)
             try:
                 migrate.upgrade(pg_url)
@@ -299,7 +314,8 @@ def main() -> None:
         if not args.skip_http:
             http(settings, sqlite_url, args.leaves, args.proofs, args.duration, args.connections)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
