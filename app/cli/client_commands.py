@@ -374,7 +374,8 @@ def _verify_receipt(
 ) -> str:
     if not log_key:
         fail("verifying a receipt needs the log's key: --log-key KEY (or log_key in the profile)", code=1)
-    receipt: Any = json.loads(text) if text.startswith("{") else text
+    # A tlog-proof ends with its checkpoint note, whose last line ends in a newline.
+    receipt: Any = json.loads(text) if text.startswith("{") else text + "\n"
     jws = _read(jws_file).strip() if jws_file else (receipt.get("jws") if isinstance(receipt, dict) else None)
     if not jws:
         fail("the receipt carries no document: pass --jws FILE", code=1)
@@ -483,6 +484,16 @@ witness_app = typer.Typer(
 )
 
 
+def _split_view(exc: SplitViewError) -> None:
+    err_console.print(
+        f"[bold red]SPLIT VIEW: the exchange served inconsistent checkpoints: {exc.reason}[/bold red]"
+    )
+    err_console.print(f"[red]previously cosigned:[/red]\n{exc.old_note}")
+    err_console.print(f"[red]now served:[/red]\n{exc.new_note}")
+    err_console.print("[bold red]refusing to cosign; keep both notes as evidence[/bold red]")
+    raise typer.Exit(2)
+
+
 @witness_app.callback()
 def witness(
     ctx: typer.Context,
@@ -514,21 +525,19 @@ def witness(
         runner = Witness(client, signer, state_path=state_path, log_key=_log_key_value(settings.log_key))
         while True:
             try:
-                with _errors():
-                    outcome = runner.step()
+                outcome = runner.step()
             except SplitViewError as exc:
-                err_console.print(
-                    f"[bold red]SPLIT VIEW: the exchange served inconsistent checkpoints: {exc.reason}[/bold red]"
-                )
-                err_console.print(f"[red]previously cosigned:[/red]\n{exc.old_note}")
-                err_console.print(f"[red]now served:[/red]\n{exc.new_note}")
-                err_console.print("[bold red]refusing to cosign; keep both notes as evidence[/bold red]")
-                raise typer.Exit(2) from None
+                _split_view(exc)
             except VerificationError as exc:
-                fail(f"the checkpoint does not verify: {exc}")
-            for warning in outcome.warnings:
-                err_console.print(f"[bold yellow]WARNING[/bold yellow] {warning}")
-            console.print(f"[green]{outcome.action}[/green] {outcome.message}")
+                fail(f"the checkpoint does not verify with the log key: {exc}")
+            except LnxClientError as exc:
+                if once:
+                    fail(str(exc))
+                err_console.print(f"[yellow]will retry in {interval:g} s:[/yellow] {exc}")
+            else:
+                for warning in outcome.warnings:
+                    err_console.print(f"[bold yellow]WARNING[/bold yellow] {warning}")
+                console.print(f"[green]{outcome.action}[/green] {outcome.message}")
             if once:
                 return
             time.sleep(interval)
