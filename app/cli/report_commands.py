@@ -1,16 +1,21 @@
 """`lnx report ...`: the compliance report and upcoming windows, read over the HTTP API.
 
-These are client commands (a National Point of Contact or an auditor runs them against an
-exchange): they need ``--url`` and ``--token`` (``LNX_URL`` / ``LNX_TOKEN``), never the database,
-so that each caller sees exactly what the server lets that token see.
+Client commands, like ``lnx list``: a National Point of Contact or an auditor runs them against
+an exchange through ``lnx_client`` with a profile (``--profile``/``--url``/``--token``, else
+``LNX_URL``/``LNX_TOKEN``, else the config file), never against the database, so that each
+caller sees exactly what the server lets that token see. ``--csv`` asks the server for its CSV
+rendering (``Accept: text/csv``) rather than flattening the JSON a second way here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
-import httpx
 import typer
+from lnx_client import Call, Client, LnxApiError, LnxClientError
+from lnx_client import config as lnx_config
 from rich.console import Console
 from rich.table import Table
 
@@ -22,44 +27,38 @@ report_app = typer.Typer(
     help="Reports: compliance per state and regime, upcoming launch windows.", no_args_is_help=True
 )
 
-UrlOpt = Annotated[str, typer.Option("--url", envvar="LNX_URL", help="Base URL of the exchange.")]
-TokenOpt = Annotated[str, typer.Option("--token", envvar="LNX_TOKEN", help="API token (read scope).")]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", "-p", help="Profile in the config file (env LNX_PROFILE).")
+]
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Exchange base URL (env LNX_URL).")]
+TokenOpt = Annotated[str | None, typer.Option("--token", help="API token (env LNX_TOKEN).")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV output (RFC 4180), as the server renders it.")]
-TIMEOUT_S = 30.0
 
 
-def _get(url: str, token: str, path: str, params: dict[str, Any], *, csv: bool) -> httpx.Response:
-    """GET ``path``; a problem document or a connection failure becomes a clean CLI error."""
-    if not token:
-        fail("an API token is needed: --token or LNX_TOKEN")
-    headers = {"Authorization": f"Bearer {token}", "Accept": "text/csv" if csv else "application/json"}
+@contextmanager
+def _client(profile: str | None, url: str | None, token: str | None) -> Iterator[Client]:
+    """A client for the resolved profile; API and connection errors become a message and exit 1."""
     try:
-        response = httpx.get(url.rstrip("/") + path, params=params, headers=headers, timeout=TIMEOUT_S)
-    except httpx.HTTPError as exc:
-        fail(f"cannot reach {url}: {exc}")
-        raise AssertionError("unreachable") from exc
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-            detail = problem.get("detail") or problem.get("title") or response.reason_phrase
-        except ValueError:
-            detail = response.reason_phrase
-        fail(f"{response.status_code}: {detail}")
-    return response
+        settings = lnx_config.resolve_profile(profile, url=url, token=token)
+    except KeyError as exc:
+        fail(str(exc.args[0]))
+        raise
+    if not settings.token:
+        fail("an API token is needed: --token, LNX_TOKEN or a profile")
+    try:
+        with Client(settings.url, settings.token) as client:
+            yield client
+    except LnxApiError as exc:
+        fail(f"{exc.status} {exc.title}: {exc.detail}")
+    except LnxClientError as exc:
+        fail(str(exc))
 
 
-def _emit(response: httpx.Response, as_json: bool, as_csv: bool) -> bool:
-    """Print the raw JSON or CSV if asked; ``False`` when a table is wanted."""
-    if as_csv:
-        typer.echo(response.text, nl=False)
-        return True
-    if as_json:
-        print_json(response.json())
-        return True
-    return False
+def _csv(client: Client, path: str, params: dict[str, Any]) -> str:
+    return client.request(Call("GET", path, lambda r: r.text, params=params, headers={"Accept": "text/csv"}))
 
 
-def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+def _print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     """A rich table; piped or captured output is not squeezed into 80 columns (reports are wide)."""
     console = Console()
     if not console.is_terminal:
@@ -80,21 +79,23 @@ def _yes_no(value: bool | None) -> str:
 def compliance(
     year: Annotated[int, typer.Option("--year", help="The year reported on.")],
     regime: Annotated[str | None, typer.Option("--regime", help="One regime (default: all in view).")] = None,
-    url: UrlOpt = "http://127.0.0.1:8000",
-    token: TokenOpt = "",
+    profile: ProfileOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
     """Per regime and member state: declaration, launches declared vs. on record, findings, acks."""
     if as_json and as_csv:
         fail("--json and --csv exclude each other")
-    params: dict[str, Any] = {"year": year}
-    if regime:
-        params["regime"] = regime
-    response = _get(url, token, "/v1/reports/compliance", params, csv=as_csv)
-    if _emit(response, as_json, as_csv):
+    with _client(profile, url, token) as client:
+        if as_csv:
+            typer.echo(_csv(client, "/v1/reports/compliance", {"year": year, "regime": regime}), nl=False)
+            return
+        body = client.compliance_report(year, regime)
+    if as_json:
+        print_json(body)
         return
-    body = response.json()
     rows = []
     for row in body["rows"]:
         launches, acks = row["launches"], row["acknowledgements"]
@@ -113,7 +114,7 @@ def compliance(
                 "" if median is None else f"{median:.1f} s",
             ]
         )
-    print_table(
+    _print_table(
         f"Compliance {body['year']} (as seen by {body['viewer']})",
         [
             "regime",
@@ -134,18 +135,23 @@ def compliance(
 @report_app.command("upcoming")
 def upcoming(
     days: Annotated[int, typer.Option("--days", min=1, max=90, help="How far ahead to look.")] = 7,
-    url: UrlOpt = "http://127.0.0.1:8000",
-    token: TokenOpt = "",
+    profile: ProfileOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
     """Launch windows open now or opening within --days, and notifications overdue a post-launch report."""
     if as_json and as_csv:
         fail("--json and --csv exclude each other")
-    response = _get(url, token, "/v1/reports/upcoming", {"days": days}, csv=as_csv)
-    if _emit(response, as_json, as_csv):
+    with _client(profile, url, token) as client:
+        if as_csv:
+            typer.echo(_csv(client, "/v1/reports/upcoming", {"days": days}), nl=False)
+            return
+        body = client.upcoming_report(days)
+    if as_json:
+        print_json(body)
         return
-    body = response.json()
     columns = ["id", "issuer", "regime", "class", "window start", "window end", "status", "launch area"]
 
     def cells(window: dict[str, Any]) -> list[Any]:
@@ -160,11 +166,11 @@ def upcoming(
             window["launch_area"],
         ]
 
-    print_table(
+    _print_table(
         f"Launch windows in the next {body['days']} days", columns, [cells(w) for w in body["windows"]]
     )
     if body["overdue_post_launch"]:
-        print_table("Overdue post-launch reports", columns, [cells(w) for w in body["overdue_post_launch"]])
+        _print_table("Overdue post-launch reports", columns, [cells(w) for w in body["overdue_post_launch"]])
 
 
 def register(app: typer.Typer) -> None:

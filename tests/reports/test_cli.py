@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from app.cli.main import app as cli_app
 from tests.conftest import REPO_ROOT
@@ -82,8 +82,14 @@ def live(server: str, settings) -> Iterator[tuple[str, Seeded]]:  # type: ignore
         yield server, seed_year(exchange)
 
 
+def run_cli(url: str, token: str, *args: str) -> Result:
+    # LNX_CONFIG: no profile of the machine running the tests may leak in.
+    env = {"LNX_URL": url, "LNX_TOKEN": token, "LNX_CONFIG": "/nonexistent/lnx.toml", "LNX_PROFILE": ""}
+    return CliRunner().invoke(cli_app, ["report", *args], env=env)
+
+
 def invoke(url: str, actor: Actor, *args: str) -> str:
-    result = CliRunner().invoke(cli_app, ["report", *args], env={"LNX_URL": url, "LNX_TOKEN": actor.token})
+    result = run_cli(url, actor.token, *args)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -113,13 +119,9 @@ def test_upcoming_csv(live: tuple[str, Seeded]) -> None:
 
 def test_errors_are_reported_cleanly(live: tuple[str, Seeded]) -> None:
     url, seeded = live
-    result = CliRunner().invoke(
-        cli_app,
-        ["report", "compliance", "--year", str(YEAR), "--regime", "nope"],
-        env={"LNX_URL": url, "LNX_TOKEN": seeded.ind.token},
-    )
+    result = run_cli(url, seeded.ind.token, "compliance", "--year", str(YEAR), "--regime", "nope")
     assert result.exit_code == 1 and "404" in result.output
-    result = CliRunner().invoke(
-        cli_app, ["report", "upcoming"], env={"LNX_URL": url, "LNX_TOKEN": "lnx_wrong"}
-    )
+    result = run_cli(url, "lnx_wrong", "upcoming")
     assert result.exit_code == 1 and "401" in result.output
+    result = run_cli(url, seeded.ind.token, "upcoming", "--json", "--csv")
+    assert result.exit_code == 1 and "exclude" in result.output
