@@ -196,6 +196,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length)
+            if len(body) < length:
+                return  # the sender died mid-request (the kill -9 test): nothing was delivered
             record = Received(
                 self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()
             )
