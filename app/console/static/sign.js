@@ -62,13 +62,21 @@
     return issuer + "-" + now.getUTCFullYear() + "-" + serial;
   }
 
+  // Sign a JWS signing input with a private JWK: the base64url signature, the key's kid and alg.
+  async function signWith(jwk, input) {
+    var family = FAMILIES[jwk.kty + "/" + jwk.crv];
+    if (!family) { throw new Error("this key is neither Ed25519 nor P-256"); }
+    if (!jwk.d) { throw new Error("this is a public key: choose the private key file"); }
+    var key = await subtle.importKey("jwk", pick(jwk, family.privateMembers), family.importParams, false, ["sign"]);
+    var signature = new Uint8Array(await subtle.sign(family.signParams, key, enc.encode(input)));
+    return { signature: b64url(signature), kid: await thumbprint(jwk, family.thumbprintMembers), alg: family.alg };
+  }
+
   async function signAcknowledgement(form, keyFile, id) {
     var jwk = JSON.parse(await keyFile.text());
     var family = FAMILIES[jwk.kty + "/" + jwk.crv];
     if (!family) { throw new Error("this key is neither Ed25519 nor P-256"); }
-    if (!jwk.d) { throw new Error("this is a public key: choose the private key file"); }
     var kid = await thumbprint(jwk, family.thumbprintMembers);
-    var key = await subtle.importKey("jwk", pick(jwk, family.privateMembers), family.importParams, false, ["sign"]);
     var payload = {
       type: "acknowledgement",
       id: id,
@@ -80,8 +88,8 @@
     };
     var header = { alg: family.alg, kid: kid, typ: "lnx+json" };
     var input = b64url(enc.encode(JSON.stringify(header))) + "." + b64url(enc.encode(JSON.stringify(payload)));
-    var signature = new Uint8Array(await subtle.sign(family.signParams, key, enc.encode(input)));
-    return { jws: input + "." + b64url(signature), kid: kid };
+    var signed = await signWith(jwk, input);
+    return { jws: input + "." + signed.signature, kid: kid };
   }
 
   async function init(form) {
@@ -123,6 +131,7 @@
     });
   }
 
+  window.lnxSign = { thumbprint: thumbprint, signWith: signWith, FAMILIES: FAMILIES };
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.getElementById("ack-form");
     if (form) { init(form); }

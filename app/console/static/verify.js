@@ -68,7 +68,7 @@
     return { index: m[1], hashes: lines.slice(pos + 1).map(b64decode), note: note };
   }
 
-  // C2SP signed-note + tlog-checkpoint: text (origin, size, root) and "— name base64(keyid||sig)" lines.
+  // C2SP signed-note: the text, a blank line, and "— name base64(keyid||sig)" lines.
   function parseNote(note) {
     var split = note.lastIndexOf("\n\n");
     if (split < 0) { throw new Error("the checkpoint has no signatures"); }
@@ -79,14 +79,24 @@
       var raw = b64decode(m[2]);
       return { name: m[1], keyId: raw.slice(0, 4), sig: raw.slice(4) };
     });
+    return { text: text, signatures: sigs };
+  }
+
+  // C2SP tlog-checkpoint note text: origin line, decimal tree size, base64 root hash, extensions.
+  function parseCheckpoint(text) {
     var body = text.split("\n");
-    return { text: text, origin: body[0], size: body[1], root: b64decode(body[2]), signatures: sigs };
+    if (!/^(0|[1-9][0-9]*)$/.test(body[1] || "")) { throw new Error("malformed checkpoint size"); }
+    var root = b64decode(body[2] || "");
+    if (root.length !== 32) { throw new Error("malformed checkpoint root hash"); }
+    return { origin: body[0], size: body[1], root: root };
   }
 
   // "<name>+<hex key id>+<base64(0x01 || Ed25519 public key)>"
   async function parseVkey(vkey) {
-    var parts = vkey.trim().split("+");
-    if (parts.length !== 3) { throw new Error("malformed log key"); }
+    // The name has no "+", but the base64 key may: split at the first two only.
+    var text = vkey.trim(), first = text.indexOf("+"), second = text.indexOf("+", first + 1);
+    if (first < 1 || second < 0) { throw new Error("malformed log key"); }
+    var parts = [text.slice(0, first), text.slice(first + 1, second), text.slice(second + 1)];
     var key = b64decode(parts[2]);
     if (key[0] !== 1 || key.length !== 33) { throw new Error("the log key is not an Ed25519 note key"); }
     var id = (await sha256(concat(enc.encode(parts[0] + "\n"), key))).slice(0, 4);
@@ -128,14 +138,15 @@
     }
     var proof = parseProof(receipt.proof);
     steps.push([proof.index === String(receipt.log_index), "proof is for log index " + receipt.log_index]);
-    var cp = parseNote(proof.note);
+    var note = parseNote(proof.note);
+    var cp = parseCheckpoint(note.text);
     var origin = panel.getAttribute("data-log-origin");
     steps.push([cp.origin === origin, "checkpoint origin is " + origin]);
-    var sig = cp.signatures.filter(function (s) { return s.name === vkey.name && equal(s.keyId, vkey.keyId); })[0];
+    var sig = note.signatures.filter(function (s) { return s.name === vkey.name && equal(s.keyId, vkey.keyId); })[0];
     if (!sig) {
       steps.push([false, "checkpoint is signed by the log's key"]);
     } else {
-      var ok = await ed25519Verify(vkey.publicKey, sig.sig, enc.encode(cp.text));
+      var ok = await ed25519Verify(vkey.publicKey, sig.sig, enc.encode(note.text));
       if (ok === null) {
         steps.push([null, "checkpoint signature not checked: no Ed25519 in this browser (verify via the API)"]);
       } else {
@@ -200,7 +211,10 @@
       });
     });
   }
-  window.lnxVerify = { verifyInclusion: verifyInclusion, parseProof: parseProof, parseNote: parseNote };
+  window.lnxVerify = {
+    verifyInclusion: verifyInclusion, parseProof: parseProof, parseNote: parseNote, parseCheckpoint: parseCheckpoint,
+    parseVkey: parseVkey, ed25519Verify: ed25519Verify, hex: hex
+  };
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll(".verify").forEach(init);
   });
