@@ -24,6 +24,8 @@ app.add_typer(admin_app, name="admin")
 
 def _prepare_database(settings) -> None:  # type: ignore[no-untyped-def]
     """Migrate an empty database; refuse an outdated one with the command to run."""
+    from sqlalchemy.exc import IntegrityError
+
     from app import migrate
     from app.db import make_engine, make_sessionmaker, session_scope
     from app.main import SchemaNotCurrent, check_schema
@@ -39,8 +41,12 @@ def _prepare_database(settings) -> None:  # type: ignore[no-untyped-def]
             check_schema(engine)
         except SchemaNotCurrent as exc:
             fail(str(exc), code=3)
-        for session in session_scope(make_sessionmaker(engine)):
-            regimes_service.ensure_shipped_regimes(session)
+        try:
+            for session in session_scope(make_sessionmaker(engine)):
+                regimes_service.ensure_shipped_regimes(session)
+        except IntegrityError:
+            # Several servers starting at once on a fresh database: another one seeded them first.
+            console.print("[dim]shipped regimes were seeded concurrently[/dim]")
     finally:
         engine.dispose()
 
