@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import secrets
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 
 import httpx
 from lnx_client.core.webhooks import sign, signed_headers
@@ -48,6 +52,7 @@ from app.feed.tx import transaction
 __all__ = ["DeliveryWorker", "Job", "Outcome", "FANOUT_SCAN", "MAX_RETRY_AFTER_S", "retry_after_seconds"]
 
 logger = logging.getLogger("lnx.feed.delivery")
+T = TypeVar("T")
 
 FANOUT_SCAN = 1000
 """Most seqs fanned out per subscription per transaction (keeps write transactions short)."""
@@ -119,6 +124,7 @@ class DeliveryWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lnx-webhooks")
         self.delivered = 0
         self.last_error: str | None = None
 
@@ -147,26 +153,35 @@ class DeliveryWorker:
             await asyncio.gather(*pending, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _run(self) -> None:
         seen = self._notifier.generation
         while not self._stopping:
             timeout = 1.0
             try:
-                while await asyncio.to_thread(self._fanout):
+                while await self._in_thread(self._fanout):
                     pass
+                due_in = await self._in_thread(self._next_due_in)
                 free = self._concurrency - len(self._inflight)
-                if free > 0:
-                    for job in await asyncio.to_thread(self._claim, free):
+                if due_in is not None and due_in <= 0 and free > 0:
+                    for job in await self._in_thread(self._claim, free):
                         task = asyncio.create_task(self._attempt(job))
                         self._inflight.add(task)
                         task.add_done_callback(self._finished)
-                timeout = await asyncio.to_thread(self._sleep_for)
+                    due_in = await self._in_thread(self._next_due_in)
+                if due_in is not None:
+                    timeout = min(max(due_in, 0.005), 1.0)
                 self.last_error = None
             except Exception as exc:  # noqa: BLE001 - the database may be restarting; keep trying
                 logger.exception("webhook worker cycle failed")
                 self.last_error = type(exc).__name__
             seen = await self._sleep(seen, timeout)
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Database and DNS work on the worker's own threads, never the loop's default executor
+        (which the submission path uses: webhook load must not delay submissions)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -188,6 +203,10 @@ class DeliveryWorker:
 
     def _fanout(self) -> bool:
         """Create deliveries for one round of subscriptions; True if more work is waiting."""
+        with transaction(self._factory, read_only=True) as session:
+            # A read first: most cycles find nothing to do and need not queue for the write lock.
+            if not repository.any_subscription_behind(session, repository.head_seq(session)):
+                return False
         with transaction(self._factory) as session:
             head = repository.head_seq(session)
             subscriptions = repository.subscriptions_behind(session, head, limit=50)
@@ -252,13 +271,15 @@ class DeliveryWorker:
                 )
             return jobs
 
-    def _sleep_for(self) -> float:
+    def _next_due_in(self) -> float | None:
+        """Seconds until the next delivery is due (<= 0: now), or None if nothing is pending."""
         with transaction(self._factory, read_only=True) as session:
             now = utcnow()
             due = repository.next_due_at(session, now)
-            if due is None:
-                return 1.0
-            return min(max((due - now).total_seconds(), 0.005), 1.0)
+            return None if due is None else (due - now).total_seconds()
+
+    def _resolve(self, url: str) -> ssrf.Target:
+        return ssrf.resolve_target(url, allow_private=self._settings.webhook_allow_private)
 
     def _render(self, job: Job) -> bytes | None:
         with transaction(self._factory, read_only=True) as session:
@@ -329,20 +350,18 @@ class DeliveryWorker:
             logger.exception("webhook delivery %s crashed", job.delivery_id)
             outcome = Outcome(None, f"internal error: {type(exc).__name__}", _ms(started))
         try:
-            await asyncio.to_thread(self._record, job, outcome)
+            await self._in_thread(self._record, job, outcome)
         except Exception:  # noqa: BLE001 - the lease runs out and the delivery is attempted again
             logger.exception("could not record webhook attempt %s", job.delivery_id)
         if outcome.ok:
             self.delivered += 1
 
     async def _deliver(self, job: Job, started: float) -> Outcome:
-        body = await asyncio.to_thread(self._render, job)
+        body = await self._in_thread(self._render, job)
         if body is None:
             return Outcome(None, "the owner may no longer read this event", _ms(started), skipped=True)
         try:
-            target = await asyncio.to_thread(
-                ssrf.resolve_target, job.url, allow_private=self._settings.webhook_allow_private
-            )
+            target = await self._in_thread(self._resolve, job.url)
         except ssrf.UnsafeUrl as exc:
             return Outcome(None, exc.message[:300], _ms(started))
         timestamp = int(time.time())

@@ -34,6 +34,7 @@ __all__ = [
     "list_subscriptions",
     "delete_subscription",
     "subscriptions_behind",
+    "any_subscription_behind",
     "insert_deliveries",
     "claim_due",
     "next_due_at",
@@ -213,6 +214,13 @@ def subscriptions_behind(session: Session, head: int, limit: int) -> list[Subscr
             .with_for_update(skip_locked=True)
         )
     )
+
+
+def any_subscription_behind(session: Session, head: int) -> bool:
+    query = (
+        select(Subscription.id).where(Subscription.status == "active", Subscription.last_seq < head).limit(1)
+    )
+    return session.scalar(query) is not None
 
 
 def insert_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> None:

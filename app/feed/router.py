@@ -40,7 +40,9 @@ def _runtime(request: Request) -> FeedRuntime:
 async def _cursor(runtime: FeedRuntime, value: str | None, name: str) -> int:
     if value is not None and value.strip() == "latest":
         return await runtime.current_head()
-    return parse_cursor(value, name=name) or 0
+    cursor = parse_cursor(value, name=name) or 0
+    await runtime.check_cursor(cursor)
+    return cursor
 
 
 @router.get("/feed", responses={200: {"description": "`{events: [CloudEvent...], next: cursor}`"}})

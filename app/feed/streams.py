@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.service import Principal
 from app.config import Settings
 from app.db import utcnow
-from app.errors import ServiceUnavailable
+from app.errors import BadRequest, ServiceUnavailable
 from app.feed import repository, service
 from app.feed.events import Filters, RenderedEvent, page_body
 from app.feed.hub import FeedHub, Waiter
@@ -93,6 +93,16 @@ class FeedRuntime:
                 return repository.head_seq(session)
 
         return await anyio.to_thread.run_sync(read, limiter=self.limiter)
+
+    async def check_cursor(self, cursor: int) -> None:
+        """400 for a cursor beyond the committed head: it was not issued by this exchange's feed
+        (another exchange, a restored backup); waiting on it would silently skip events."""
+        if cursor <= max(self.hub.head, self.notifier.head):
+            return
+        if cursor > await self.current_head():
+            raise BadRequest(
+                "the cursor is ahead of this feed; it was not issued here", code="invalid-cursor"
+            )
 
     async def token_valid(self, token_id: str) -> bool:
         def check() -> bool:

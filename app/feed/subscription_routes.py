@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Query, Response
 
 from app.db import utcnow
-from app.deps import ReaderDep, SessionDep, SettingsDep
+from app.deps import ReaderDep, ReadSessionDep, SessionDep, SettingsDep
 from app.feed import subscriptions
 from app.feed.schemas import (
     SubscriptionCreate,
@@ -43,7 +43,7 @@ def create_subscription(
 
 
 @router.get("/subscriptions")
-def list_subscriptions(session: SessionDep, principal: ReaderDep) -> Response:
+def list_subscriptions(session: ReadSessionDep, principal: ReaderDep) -> Response:
     """The caller's subscriptions (never their secrets)."""
     return _json(
         {"subscriptions": [subscription_out(s) for s in subscriptions.list_owned(session, principal)]}
@@ -51,7 +51,7 @@ def list_subscriptions(session: SessionDep, principal: ReaderDep) -> Response:
 
 
 @router.get("/subscriptions/{subscription_id}")
-def get_subscription(subscription_id: str, session: SessionDep, principal: ReaderDep) -> Response:
+def get_subscription(subscription_id: str, session: ReadSessionDep, principal: ReaderDep) -> Response:
     """One of the caller's subscriptions."""
     return _json(subscription_out(subscriptions.get_owned(session, principal, subscription_id)))
 
@@ -93,7 +93,7 @@ def rotate_secret(subscription_id: str, session: SessionDep, principal: ReaderDe
 @router.get("/subscriptions/{subscription_id}/deliveries")
 def list_deliveries(
     subscription_id: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: ReaderDep,
     status: str | None = None,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -109,14 +109,15 @@ def update(
     now: datetime,
 ) -> Subscription:
     """Change the URL, filters or description, or enable/disable the subscription."""
-    subscription = get_owned(session, principal, subscription_id, for_update=True)
     given = body.model_fields_set
     if "url" in given:
         if body.url is None:
             raise ValidationFailed(
                 "url cannot be removed", errors=[{"pointer": "/url", "message": "required"}]
             )
-        check_url(body.url, allow_private=allow_private)
+        check_url(body.url, allow_private=allow_private)  # DNS before taking the row lock
+    subscription = get_owned(session, principal, subscription_id, for_update=True)
+    if body.url is not None:
         subscription.url = body.url
     if "types" in given:
         subscription.types = normalise_types(body.types or (), pointer="/types")
