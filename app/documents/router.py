@@ -14,7 +14,7 @@ from app.deps import CurrentPrincipal, ReaderDep, ReadSessionDep, SettingsDep
 from app.documents import intake as intake_module
 from app.documents import reading, views
 from app.documents.visibility import Access
-from app.errors import BadRequest, Forbidden, UnsupportedMediaType, ValidationFailed
+from app.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
 from app.log import service as log_service
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -161,9 +161,7 @@ def get_document(
     document, access = reading.get_visible(session, principal, document_id)
     accept = request.headers.get("accept", "")
     if JOSE in accept and "application/json" not in accept:
-        if access != Access.FULL:
-            raise Forbidden(
-                "this auditor is not entrusted with the document's content", code="content-not-entrusted"
-            )
+        if access != Access.FULL:  # as for history and CAP: no content path shows more than metadata
+            raise NotFound(f"no document {document_id}", code="document-not-found")
         return Response(document.jws, media_type=JOSE)
     return _json(views.view(session, document, access, utcnow()))
