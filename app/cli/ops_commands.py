@@ -21,7 +21,7 @@ from app.cli.common import (
     print_json,
 )
 
-__all__ = ["register", "backup", "restore", "check"]
+__all__ = ["register", "backup", "restore", "check", "log_key_app"]
 
 EXIT_PROBLEMS = 1
 """``lnx db check`` found the log inconsistent."""
@@ -156,8 +156,72 @@ def check(
         raise typer.Exit(EXIT_PROBLEMS)
 
 
+log_key_app = typer.Typer(
+    help="The log's signing key: create it offline, show its public verifier key.", no_args_is_help=True
+)
+
+
+@log_key_app.command("new")
+def log_key_new(
+    out: Annotated[
+        Path, typer.Option("--out", help="Private key file to create (mode 0600; never overwritten).")
+    ],
+    name: Annotated[
+        str | None,
+        typer.Option(envvar="LNX_LOG_KEY_NAME", help="Key name (default: the log origin, LNX_LOG_ORIGIN)."),
+    ] = None,
+    origin: Annotated[str | None, typer.Option(envvar="LNX_LOG_ORIGIN", help="The log origin.")] = None,
+) -> None:
+    """Create a log signing key (C2SP signed-note Ed25519); prints the verifier key to publish."""
+    import os
+
+    from lnx_client.core import note
+
+    key_name = name or origin
+    if not key_name:
+        fail(
+            "give --name or --origin (or set LNX_LOG_ORIGIN): the key is named after the log",
+            code=EXIT_REFUSED,
+        )
+        return
+    try:
+        note.check_key_name(key_name)
+        skey, vkey = note.generate_signer(key_name)
+    except note.NoteError as exc:
+        fail(str(exc), code=EXIT_REFUSED)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        fail(
+            f"{out} exists: a log key is never overwritten (a new key needs a new origin)", code=EXIT_REFUSED
+        )
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(skey + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    typer.echo(vkey)
+
+
+@log_key_app.command("show")
+def log_key_show(
+    key_file: Annotated[Path, typer.Argument(help="The private key file.")],
+) -> None:
+    """Print the verifier key (``name+hash+key``) of a log key file, for witnesses and auditors."""
+    from lnx_client.core import note
+
+    try:
+        signer = note.Signer.from_skey(key_file.read_text(encoding="utf-8").strip())
+    except (OSError, note.NoteError) as exc:
+        fail(f"cannot read {key_file}: {exc}", code=EXIT_REFUSED)
+        return
+    typer.echo(signer.vkey)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``backup``, ``restore`` and ``check`` to the ``db`` group of the ``lnx`` command."""
+    """Add ``backup``, ``restore`` and ``check`` to the ``db`` group, and the ``log-key`` group."""
     db_group = next(
         (g.typer_instance for g in app.registered_groups if g.name == "db" and g.typer_instance), None
     )
@@ -165,3 +229,4 @@ def register(app: typer.Typer) -> None:
     target.command("backup")(backup)
     target.command("restore")(restore)
     target.command("check")(check)
+    app.add_typer(log_key_app, name="log-key")
