@@ -89,6 +89,10 @@ def test_duty_officer_signs_in_sees_acknowledges_verifies_and_signs_out(
     page.locator("#map").screenshot(path=str(artifacts / "map-laptop.png"))
     page.screenshot(path=str(artifacts / "overview-laptop.png"), full_page=True)
     _no_horizontal_scroll(page)
+    page.get_by_role("button", name="Whole world").click()
+    assert page.locator("#map svg").get_attribute("viewBox") == "-180.000 -90.000 360.000 180.000"
+    page.locator("#map").screenshot(path=str(artifacts / "map-world-laptop.png"))
+    page.get_by_role("button", name="Fit to areas").click()
 
     # Open the bilateral notification from the timeline.
     page.locator(".window-label").get_by_role("link", name=world.bilateral).click()

@@ -175,7 +175,7 @@
       minY = Math.min(minY, p[1]); maxY = Math.max(maxY, p[1]);
     });
     var pad = 6;
-    var w = Math.max(maxX - minX + 2 * pad, 40), h = Math.max(maxY - minY + 2 * pad, 20);
+    var w = Math.max(maxX - minX + 2 * pad, 30), h = Math.max(maxY - minY + 2 * pad, 15);
     if (w / h > ASPECT) { h = w / ASPECT; } else { w = h * ASPECT; }
     w = Math.min(w, 360); h = Math.min(h, 180);
     var cx = (minX + maxX) / 2, cy = -(minY + maxY) / 2;
@@ -186,7 +186,7 @@
 
   function setView(svg, view, markers) {
     svg.setAttribute("viewBox", view.map(function (v) { return v.toFixed(3); }).join(" "));
-    var r = view[2] / 220;
+    var r = Math.min(view[2] / 110, 1.2); // a few pixels, whatever the zoom
     markers.forEach(function (m) { m.setAttribute("r", r.toFixed(3)); });
   }
 

@@ -120,8 +120,9 @@
       if (!keyInput.files.length) { status.textContent = "Choose your private key file first."; return; }
       if (!idInput.checkValidity()) { status.textContent = "The id must look like " + idInput.getAttribute("pattern"); return; }
       status.textContent = "Signing…";
-      signAcknowledgement(form, keyInput.files[0], idInput.value).then(function (signed) {
-        keyInput.value = ""; // drop the key file from the page as soon as it has been used
+      var keyFile = keyInput.files[0];
+      keyInput.value = ""; // drop the key file from the form as soon as it has been read
+      signAcknowledgement(form, keyFile, idInput.value).then(function (signed) {
         textarea.value = signed.jws;
         status.textContent = "Signed with key " + signed.kid + "; sending…";
         form.submit();
