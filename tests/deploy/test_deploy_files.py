@@ -9,6 +9,7 @@ from __future__ import annotations
 import configparser
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,21 @@ def test_env_example_names_only_real_settings() -> None:
     known = {f"LNX_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
     names = re.findall(r"^(LNX_[A-Z0-9_]+)=", (DEPLOY / "lnx.env.example").read_text(encoding="utf-8"), re.M)
     assert names and not set(names) - known, set(names) - known
+
+
+def test_env_example_loads_the_same_from_a_shell(tmp_path: Path) -> None:
+    """systemd, docker compose and ``. lnx.env`` must all read it; the shell is the strictest."""
+    script = (
+        "set -a; . deploy/lnx.env.example; exec python -c "
+        '"from app.config import Settings; s = Settings(); print(s.metrics_allow, s.run_webhook_worker)"'
+    )
+    done = subprocess.run(
+        ["sh", "-c", script],
+        cwd=DEPLOY.parent,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.1/32'] False"
