@@ -23,6 +23,7 @@ from app.console import rendering
 from app.console.session import LOGIN_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE_S, ConsoleKeys, load_keys
 from app.db import session_scope
 from app.errors import Forbidden, LnxError, Unauthorized
+from app.ops import ratelimit
 
 __all__ = [
     "ConsoleRoute",
@@ -77,7 +78,7 @@ def keys_of(request: Request) -> ConsoleKeys:
 
 
 def authenticate_token(request: Request, token: str) -> Principal:
-    """The principal behind an API token, by the same service (and last-used bookkeeping) as the API."""
+    """The principal behind an API token, with the API's bookkeeping (last use, rate limit)."""
     factory = request.app.state.sessionmaker
     settings = request.app.state.settings
     for session in session_scope(factory, read_only=True):
@@ -88,6 +89,8 @@ def authenticate_token(request: Request, token: str) -> Principal:
         for session in session_scope(factory):
             auth_service.touch_token(session, principal.token_id)
     request.state.participant = principal.code
+    # The token's rate limit counts console pages too: the console is one more client of the token.
+    ratelimit.check(request.app.state, settings, principal.token_id)
     return principal
 
 
