@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -204,6 +205,16 @@ def _check_chunk(
     return verified, failures
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """``fork`` when this process has no other thread (the CLI): workers start at once, with
+    everything imported. Otherwise (an application embedding the client, a test running a server
+    thread) ``forkserver``/``spawn``, which is safe with threads but re-imports ``__main__``."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
 class _SignatureChecks:
     """Runs :func:`_check_chunk` inline for small audits and on a process pool for large ones."""
 
@@ -222,10 +233,7 @@ class _SignatureChecks:
             self._buffer.append((chunk, jwks))
             self._buffered += len(chunk)
             if self.workers > 1 and self._buffered >= self.threshold:
-                # forkserver: workers do not inherit this process's threads or sockets.
-                methods = multiprocessing.get_all_start_methods()
-                context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=_pool_context())
                 for buffered in self._buffer:
                     self._futures.append((len(buffered[0]), self._pool.submit(_check_chunk, *buffered)))
                 self._buffer = []
