@@ -22,6 +22,10 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["subscriptions"])
 
+# Every route takes ``principal`` before ``session``: dependencies are entered in order, so the
+# token check finishes (and returns its pooled connection) before the request's session takes
+# one; the other order holds two connections per request and can exhaust the pool under load.
+
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
@@ -29,7 +33,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 @router.post("/subscriptions", status_code=201)
 def create_subscription(
-    body: SubscriptionCreate, session: SessionDep, principal: ReaderDep, settings: SettingsDep
+    body: SubscriptionCreate, principal: ReaderDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Register a webhook endpoint; the answer carries its signing secret, shown this once."""
     subscription, secret = subscriptions.create(
@@ -43,7 +47,7 @@ def create_subscription(
 
 
 @router.get("/subscriptions")
-def list_subscriptions(session: ReadSessionDep, principal: ReaderDep) -> Response:
+def list_subscriptions(principal: ReaderDep, session: ReadSessionDep) -> Response:
     """The caller's subscriptions (never their secrets)."""
     return _json(
         {"subscriptions": [subscription_out(s) for s in subscriptions.list_owned(session, principal)]}
@@ -51,7 +55,7 @@ def list_subscriptions(session: ReadSessionDep, principal: ReaderDep) -> Respons
 
 
 @router.get("/subscriptions/{subscription_id}")
-def get_subscription(subscription_id: str, session: ReadSessionDep, principal: ReaderDep) -> Response:
+def get_subscription(subscription_id: str, principal: ReaderDep, session: ReadSessionDep) -> Response:
     """One of the caller's subscriptions."""
     return _json(subscription_out(subscriptions.get_owned(session, principal, subscription_id)))
 
@@ -60,8 +64,8 @@ def get_subscription(subscription_id: str, session: ReadSessionDep, principal: R
 def update_subscription(
     subscription_id: str,
     body: SubscriptionUpdate,
-    session: SessionDep,
     principal: ReaderDep,
+    session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
     """Change URL, filters or description; `enabled` disables or re-enables it."""
@@ -77,14 +81,14 @@ def update_subscription(
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204)
-def delete_subscription(subscription_id: str, session: SessionDep, principal: ReaderDep) -> Response:
+def delete_subscription(subscription_id: str, principal: ReaderDep, session: SessionDep) -> Response:
     """Remove the subscription with its delivery history."""
     subscriptions.delete(session, principal, subscription_id)
     return Response(status_code=204)
 
 
 @router.post("/subscriptions/{subscription_id}/rotate-secret")
-def rotate_secret(subscription_id: str, session: SessionDep, principal: ReaderDep) -> Response:
+def rotate_secret(subscription_id: str, principal: ReaderDep, session: SessionDep) -> Response:
     """A new signing secret, shown this once; the previous one keeps signing for 24 h."""
     subscription, secret = subscriptions.rotate_secret(session, principal, subscription_id, now=utcnow())
     return _json(subscription_out(subscription, secret=secret))
@@ -93,8 +97,8 @@ def rotate_secret(subscription_id: str, session: SessionDep, principal: ReaderDe
 @router.get("/subscriptions/{subscription_id}/deliveries")
 def list_deliveries(
     subscription_id: str,
-    session: ReadSessionDep,
     principal: ReaderDep,
+    session: ReadSessionDep,
     status: str | None = None,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
     page_token: str | None = None,
@@ -108,7 +112,7 @@ def list_deliveries(
 
 @router.get("/subscriptions/{subscription_id}/deliveries/{delivery_id}")
 def get_delivery(
-    subscription_id: str, delivery_id: int, session: SessionDep, principal: ReaderDep
+    subscription_id: str, delivery_id: int, principal: ReaderDep, session: ReadSessionDep
 ) -> Response:
     """One delivery with every attempt."""
     delivery, attempts = subscriptions.get_delivery(session, principal, subscription_id, delivery_id)
@@ -116,7 +120,7 @@ def get_delivery(
 
 
 @router.post("/subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver", status_code=202)
-def redeliver(subscription_id: str, delivery_id: int, session: SessionDep, principal: ReaderDep) -> Response:
+def redeliver(subscription_id: str, delivery_id: int, principal: ReaderDep, session: SessionDep) -> Response:
     """Queue the delivery again now, with a fresh retry schedule."""
     delivery = subscriptions.redeliver(session, principal, subscription_id, delivery_id, now=utcnow())
     return _json(delivery_out(delivery), 202)

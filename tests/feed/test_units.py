@@ -10,7 +10,7 @@ import pytest
 
 from app.errors import BadRequest, ServiceUnavailable, ValidationFailed
 from app.feed import ssrf
-from app.feed.delivery import MAX_RETRY_AFTER_S, retry_after_seconds
+from app.feed.deliveries import MAX_RETRY_AFTER_S, retry_after_seconds
 from app.feed.events import Filters, RenderedEvent, cloud_event, normalise_types, page_body, parse_cursor
 from app.feed.streams import StreamSlots
 
