@@ -92,6 +92,7 @@ def make_engine(url: str, *, pool_size: int = 10, sqlite_busy_timeout_ms: int = 
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: the log's indexes outgrow the 2 MiB default
             cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
             cursor.close()
 
