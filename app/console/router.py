@@ -58,6 +58,7 @@ def _json(body: object, media_type: str = "application/json") -> Response:
 
 @router.get("")
 def console_root() -> RedirectResponse:
+    """``/console`` is ``/console/``."""
     return RedirectResponse(HOME, status_code=308)
 
 
