@@ -430,6 +430,7 @@ class Sink:
                     self.last = now
                     self.count += 1
                     writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                    await writer.drain()
             except (asyncio.IncompleteReadError, ConnectionError):
                 writer.close()
 
@@ -470,8 +471,29 @@ def run_webhooks(server: Server, actors: Actors, subscriptions: int, documents: 
     print(f"\n(d) webhooks: {subscriptions} subscriptions x {documents} documents = {expected:,} deliveries")
     print(
         f"  {sink.count:,} delivered in {elapsed:.1f} s from re-enabling: {sink.count / elapsed:,.0f} deliveries/s "
-        f"(first after {(sink.first - started) * 1e3:.0f} ms; fan-out, lease, sign, POST, record each)"
+        f"(first after {(sink.first - started) * 1e3:.0f} ms; fan-out, lease, render, sign, POST, record each)"
     )
+    baseline = asyncio.run(_httpx_alone(sink, min(expected, 2000), 32))
+    print(
+        f"  baseline, same run: httpx alone, 32 concurrent POSTs of 3 KB to the same receiver: "
+        f"{baseline:,.0f} req/s (deliveries / baseline: {sink.count / elapsed / baseline:.2f})"
+    )
+
+
+async def _httpx_alone(sink: Sink, requests: int, concurrency: int) -> float:
+    """The HTTP client's own bound in this run: plain POSTs, no database, no signing."""
+    body = b"x" * 3000
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits) as client:
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def one() -> None:
+            async with semaphore:
+                (await client.post(f"http://127.0.0.1:{sink.port}/baseline", content=body)).raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(requests)))
+        return requests / (time.perf_counter() - started)
 
 
 # ---------------------------------------------------------------- main

@@ -77,6 +77,7 @@ class DeliveryWorker:
         # Database and DNS work run on the worker's own threads, never the loop's default executor,
         # which the submission path uses: webhook load must not delay submissions.
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lnx-webhooks")
+        self._dns = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lnx-webhooks-dns")
         self.delivered = 0
         self.last_error: str | None = None
 
@@ -113,6 +114,7 @@ class DeliveryWorker:
         if self._client is not None:
             await self._client.aclose()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._dns.shutdown(wait=False, cancel_futures=True)
 
     # --- the cycle -------------------------------------------------------------------------------
 
@@ -212,14 +214,18 @@ class DeliveryWorker:
             outcome = Outcome(None, f"internal error: {type(exc).__name__}", _ms(started))
         self._outcomes.put_nowait((job, outcome))
 
+    async def _resolve(self, url: str) -> ssrf.Target:
+        """The SSRF check; a name lookup runs on the DNS threads, an address literal needs none."""
+        resolve = functools.partial(ssrf.resolve_target, allow_private=self._settings.webhook_allow_private)
+        if ssrf.is_literal(url):
+            return resolve(url)
+        return await asyncio.get_running_loop().run_in_executor(self._dns, resolve, url)
+
     async def _deliver(self, job: Job, body: bytes | None, started: float) -> Outcome:
         if body is None:
             return Outcome(None, "the owner may no longer read this event", _ms(started), skipped=True)
         try:
-            target = await self._in_thread(
-                functools.partial(ssrf.resolve_target, allow_private=self._settings.webhook_allow_private),
-                job.url,
-            )
+            target = await self._resolve(job.url)
         except ssrf.UnsafeUrl as exc:
             return Outcome(None, exc.message[:300], _ms(started))
         timestamp = int(time.time())

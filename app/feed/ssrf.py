@@ -20,7 +20,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["UnsafeUrl", "Target", "check_syntax", "resolve_target", "is_public"]
+__all__ = ["UnsafeUrl", "Target", "check_syntax", "resolve_target", "is_public", "is_literal"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -73,6 +73,16 @@ def is_public(address: IPAddress) -> bool:
         if address.teredo is not None:
             return False
     return address.is_global and not address.is_multicast
+
+
+def is_literal(url: str) -> bool:
+    """Whether the URL's host is an IP address (checking it needs no DNS lookup)."""
+    try:
+        host = urlsplit(url).hostname or ""
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _resolve(host: str, port: int) -> list[IPAddress]:
