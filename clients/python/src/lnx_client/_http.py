@@ -128,6 +128,15 @@ class Attempts:
         self.attempt += 1
         return retry_after if retry_after is not None else self.policy.backoff_delay(self.attempt - 1)
 
+    def after_close(self) -> float:
+        """Seconds to wait before reconnecting a stream the server ended; raises when out of attempts."""
+        if self.attempt >= self.policy.max_attempts:
+            raise LnxConnectionError(
+                f"{self.call.path} ended {self.attempt} time(s) in a row without an event"
+            )
+        self.attempt += 1
+        return self.policy.backoff_delay(self.attempt - 1)
+
     def after_error(self, exc: httpx.TransportError) -> float:
         """Seconds to wait before the next attempt; raises ``LnxConnectionError`` when out of attempts."""
         retryable = self.call.is_idempotent or isinstance(exc, _NOT_SENT)

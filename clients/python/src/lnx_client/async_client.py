@@ -323,6 +323,7 @@ class AsyncClient:
                         if event is not None:
                             attempts = Attempts(STREAM_CALL, self.retry)
                             yield event
+                await self._sleep(attempts.after_close())
             except httpx.TransportError as exc:
                 await self._sleep(attempts.after_error(exc))
 

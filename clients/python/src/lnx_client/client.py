@@ -322,6 +322,7 @@ class Client:
                         if event is not None:
                             attempts = Attempts(STREAM_CALL, self.retry)
                             yield event
+                self._sleep(attempts.after_close())
             except httpx.TransportError as exc:
                 self._sleep(attempts.after_error(exc))
 
