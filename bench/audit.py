@@ -41,7 +41,9 @@ sys.path.insert(0, str(REPO))
 
 from lnx_client import Client, build_pre_launch, circle_area, sign_document, vehicle  # noqa: E402
 from lnx_client import _endpoints as api  # noqa: E402
-from lnx_client.audit import CHUNK, _root_from_leaves, _SignatureChecks, run_audit  # noqa: E402
+from lnx_client._signature_pool import CHUNK, SignatureChecks  # noqa: E402
+from lnx_client._tree import root_and_tile_levels  # noqa: E402
+from lnx_client.audit import run_audit  # noqa: E402
 from lnx_client.core import merkle  # noqa: E402
 from lnx_client.core.entry import entry_bytes  # noqa: E402
 from lnx_client.core.jwk import generate_private_jwk, public_jwk_from_private  # noqa: E402
@@ -218,7 +220,7 @@ def signature_checks(documents: list[dict[str, Any]], jwks: dict[str, Any], work
     """Seconds for the audit's signature checks alone (process pool, pool start included)."""
     tasks = [(d["log_index"], d, d["integrated_time"]) for d in documents]
     start = time.perf_counter()
-    checks = _SignatureChecks(workers, threshold=0 if workers > 1 else 10**9)
+    checks = SignatureChecks(workers, threshold=0 if workers > 1 else 10**9)
     for i in range(0, len(tasks), CHUNK):
         checks.add(tasks[i : i + CHUNK], jwks)
     verified = sum(v for v, failures in checks.results(None) if not failures)
@@ -234,7 +236,7 @@ def root_of_a_million(leaves: int) -> tuple[float, float, float]:
     hashes = [merkle.leaf_hash(d) for d in datas]
     leaf_s = time.perf_counter() - start
     start = time.perf_counter()
-    root, _ = _root_from_leaves(hashes)
+    root, _ = root_and_tile_levels(hashes)
     audit_s = time.perf_counter() - start
     start = time.perf_counter()
     assert merkle.root_from_leaf_hashes(hashes) == root

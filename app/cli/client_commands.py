@@ -1,4 +1,5 @@
-"""Client-side commands (contract §9): sign, submit, get, list, watch, verify, audit, witness, config.
+"""Client-side commands (contract §9): sign, submit, get, list, watch, config; and (in
+``client_log_commands``) verify, audit and witness.
 
 A thin layer over ``lnx_client``: every command resolves a profile (flags > ``LNX_*`` environment
 > ``[profiles.<name>]`` in the config file), calls the library and renders the result with rich
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,20 +17,28 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from lnx_client import Client, LnxApiError, LnxClientError, VerificationError, sign_document
+from lnx_client import Client, LnxApiError, LnxClientError, sign_document
 from lnx_client import config as lnx_config
-from lnx_client.audit import AuditReport, default_state_path, run_audit
 from lnx_client.core.jws import JwkSigner
 from lnx_client.cursor import atomic_write_text
-from lnx_client.verify import parse_time, verify_document, verify_receipt
-from lnx_client.witness import SplitViewError, Witness, generate_witness_key, load_witness_key
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from app.cli.common import console, err_console, fail, print_json
 
-__all__ = ["register"]
+__all__ = [
+    "LogKeyOpt",
+    "ProfileOpt",
+    "TokenOpt",
+    "UrlOpt",
+    "api_errors",
+    "log_key_value",
+    "open_client",
+    "profile_settings",
+    "read_input",
+    "read_json_file",
+    "register",
+]
 
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", "-p", help="Profile in the config file (env LNX_PROFILE).")
@@ -48,7 +56,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON ou
 # ---------------------------------------------------------------- shared plumbing
 
 
-def _profile(profile: str | None, **explicit: Any) -> lnx_config.Profile:
+def profile_settings(profile: str | None, **explicit: Any) -> lnx_config.Profile:
     try:
         return lnx_config.resolve_profile(
             profile, **{k: (str(v) if v else None) for k, v in explicit.items()}
@@ -59,7 +67,7 @@ def _profile(profile: str | None, **explicit: Any) -> lnx_config.Profile:
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
+def api_errors() -> Iterator[None]:
     """Turn API and connection errors into a red message and exit code 1."""
     try:
         yield
@@ -70,11 +78,11 @@ def _errors() -> Iterator[None]:
         fail(str(exc))
 
 
-def _client(settings: lnx_config.Profile) -> Client:
+def open_client(settings: lnx_config.Profile) -> Client:
     return Client(settings.url, settings.token)
 
 
-def _read(path: Path) -> str:
+def read_input(path: Path) -> str:
     if str(path) == "-":
         return sys.stdin.read()
     try:
@@ -84,9 +92,9 @@ def _read(path: Path) -> str:
         raise
 
 
-def _json_file(path: Path, what: str) -> Any:
+def read_json_file(path: Path, what: str) -> Any:
     try:
-        return json.loads(_read(path))
+        return json.loads(read_input(path))
     except ValueError:
         fail(f"{path} is not JSON ({what})")
 
@@ -95,19 +103,19 @@ def _signer(key: str | None) -> JwkSigner:
     if not key:
         fail("no signing key: pass --key KEY.jwk.json or set key in the profile")
     try:
-        return JwkSigner(_json_file(Path(str(key)), "a private JWK"))
+        return JwkSigner(read_json_file(Path(str(key)), "a private JWK"))
     except ValueError as exc:
         fail(f"{key} is not a usable private signing key: {exc}")
         raise
 
 
-def _log_key_value(value: str | None) -> str | None:
+def log_key_value(value: str | None) -> str | None:
     """A verifier key string given directly or as a file path."""
     if not value:
         return None
     candidate = Path(value).expanduser()
     if "+" not in value or candidate.is_file():
-        return _read(candidate).strip()
+        return read_input(candidate).strip()
     return value.strip()
 
 
@@ -129,10 +137,10 @@ def sign(
     profile: ProfileOpt = None,
 ) -> None:
     """Sign a document payload with a private JWK; prints the compact JWS."""
-    settings = _profile(profile, key=key)
-    with _errors():
+    settings = profile_settings(profile, key=key)
+    with api_errors():
         try:
-            jws = sign_document(_json_file(payload, "a document payload"), _signer(settings.key))
+            jws = sign_document(read_json_file(payload, "a document payload"), _signer(settings.key))
         except ValueError as exc:
             fail(f"cannot sign: {exc}")
     _write_output(jws, out)
@@ -153,16 +161,16 @@ def submit(
     """Sign (unless --jws) and submit a document; prints the receipt."""
     if (payload is None) == (jws_file is None):
         fail("give a payload file to sign, or --jws with a signed document")
-    settings = _profile(profile, url=url, token=token, key=key)
+    settings = profile_settings(profile, url=url, token=token, key=key)
     if jws_file is not None:
-        jws = _read(jws_file).strip()
+        jws = read_input(jws_file).strip()
     else:
         assert payload is not None
         try:
-            jws = sign_document(_json_file(payload, "a document payload"), _signer(settings.key))
+            jws = sign_document(read_json_file(payload, "a document payload"), _signer(settings.key))
         except ValueError as exc:
             fail(f"cannot sign: {exc}")
-    with _errors(), _client(settings) as client:
+    with api_errors(), open_client(settings) as client:
         receipt = client.submit(jws)
     body = receipt.model_dump(mode="json")
     if out is not None:
@@ -190,8 +198,8 @@ def get(
     token: TokenOpt = None,
 ) -> None:
     """Show one document (or its raw JWS with --jose)."""
-    settings = _profile(profile, url=url, token=token)
-    with _errors(), _client(settings) as client:
+    settings = profile_settings(profile, url=url, token=token)
+    with api_errors(), open_client(settings) as client:
         if jose:
             typer.echo(client.get_jws(document_id))
             return
@@ -228,7 +236,7 @@ def list_(
     token: TokenOpt = None,
 ) -> None:
     """List the documents you may read, in log order (follows pagination)."""
-    settings = _profile(profile, url=url, token=token)
+    settings = profile_settings(profile, url=url, token=token)
     filters = {
         "type": types or None,
         "issuer": issuer,
@@ -240,7 +248,7 @@ def list_(
         "page_size": min(limit, 1000) if limit else 1000,
     }
     documents = []
-    with _errors(), _client(settings) as client:
+    with api_errors(), open_client(settings) as client:
         for document in client.iter_documents(**filters):
             documents.append(document)
             if limit and len(documents) >= limit:
@@ -293,10 +301,10 @@ def watch(
     token: TokenOpt = None,
 ) -> None:
     """Follow the feed live (long poll): a table of arriving events, or JSON lines with --json."""
-    settings = _profile(profile, url=url, token=token)
+    settings = profile_settings(profile, url=url, token=token)
     recent: deque[Any] = deque(maxlen=20)
     count = 0
-    with _errors(), _client(settings) as client:
+    with api_errors(), open_client(settings) as client:
         follower = client.follow(after, cursor_file=cursor_file, wait=wait, timeout=timeout)
         live = (
             None
@@ -324,241 +332,6 @@ def watch(
                 live.stop()
     if not as_json:
         err_console.print(f"[dim]{count} event(s); cursor {follower.cursor or '-'}[/dim]")
-
-
-# ---------------------------------------------------------------- verify
-
-
-def verify(
-    file: Annotated[
-        Path, typer.Argument(help="A document (compact JWS) or a receipt (JSON from `lnx submit --out`).")
-    ],
-    jwks: Annotated[
-        Path | None, typer.Option("--jwks", help="The issuer's JWKS (GET /v1/participants/CODE/keys).")
-    ] = None,
-    log_key: LogKeyOpt = None,
-    jws_file: Annotated[
-        Path | None, typer.Option("--jws", help="The document of a receipt without one.")
-    ] = None,
-    at: Annotated[
-        str | None,
-        typer.Option("--at", help="Check the key as of this time (default: integration time or now)."),
-    ] = None,
-    profile: ProfileOpt = None,
-) -> None:
-    """Verify offline: a document's signature (--jwks), or a receipt's inclusion proof (--log-key).
-
-    Exit 0 with "OK ..." or 1 with the reason.
-    """
-    settings = _profile(profile)
-    text = _read(file).strip()
-    try:
-        if text.startswith("{") or text.startswith("c2sp.org/tlog-proof@v1"):
-            message = _verify_receipt(text, jwks, _log_key_value(log_key or settings.log_key), jws_file, at)
-        else:
-            if jwks is None:
-                fail("verifying a document needs the issuer's keys: --jwks FILE", code=1)
-            result = verify_document(text, _json_file(jwks, "a JWKS"), at=at)
-            message = (
-                f"OK document {result.payload.get('id')} ({result.payload.get('type')}) by "
-                f"{result.payload.get('issuer')}, signed with key {result.kid} valid at {result.checked_at.isoformat()}"
-            )
-    except (VerificationError, ValueError) as exc:
-        err_console.print(f"[red]FAIL[/red] {exc}")
-        raise typer.Exit(1) from None
-    typer.echo(message)
-
-
-def _verify_receipt(
-    text: str, jwks: Path | None, log_key: str | None, jws_file: Path | None, at: str | None
-) -> str:
-    if not log_key:
-        fail("verifying a receipt needs the log's key: --log-key KEY (or log_key in the profile)", code=1)
-    # A tlog-proof ends with its checkpoint note, whose last line ends in a newline.
-    receipt: Any = json.loads(text) if text.startswith("{") else text + "\n"
-    jws = _read(jws_file).strip() if jws_file else (receipt.get("jws") if isinstance(receipt, dict) else None)
-    if not jws:
-        fail("the receipt carries no document: pass --jws FILE", code=1)
-    assert log_key is not None and jws is not None
-    integrated = at if not isinstance(receipt, dict) else None
-    checkpoint = verify_receipt(receipt, jws, log_key, integrated_time=integrated)
-    when = (
-        parse_time(at)
-        if at
-        else parse_time(receipt.get("integrated_time") if isinstance(receipt, dict) else None)
-    )
-    message = f"OK receipt: included in checkpoint {checkpoint.origin} of size {checkpoint.size}"
-    if jwks is not None:
-        result = verify_document(jws, _json_file(jwks, "a JWKS"), at=when)
-        message += f"; document {result.payload.get('id')} signed with key {result.kid} valid when logged"
-    return message
-
-
-# ---------------------------------------------------------------- audit
-
-
-def _print_report(report: AuditReport) -> None:
-    summary = Table(title="lnx audit", show_header=False)
-    rows = [
-        ("exchange", report.url),
-        ("log", f"{report.origin} (key {report.log_key})"),
-        ("checkpoint", f"size {report.tree_size}, root {report.root_hash}"),
-        ("previous audit", "none" if report.previous_size is None else f"size {report.previous_size}"),
-        ("entries checked", str(report.entries_checked)),
-        ("documents", f"{report.documents_full} full, {report.documents_metadata} metadata only"),
-        ("signatures verified", f"{report.signatures_verified} on {report.workers} worker(s)"),
-        ("time", f"{report.seconds.get('total', 0):.2f} s"),
-    ]
-    if report.documents_after_checkpoint:
-        rows.append(("after the checkpoint", f"{report.documents_after_checkpoint} (next audit)"))
-    for name, value in rows:
-        summary.add_row(name, value)
-    console.print(summary)
-    for warning in report.warnings:
-        err_console.print(f"[bold yellow]WARNING[/bold yellow] {warning}")
-    if report.ok:
-        console.print("[bold green]OK[/bold green] the log and every document checked out")
-        return
-    failures = Table(title=f"[red]{len(report.failures)} failure(s)[/red]")
-    for column in ("entry", "document", "code", "reason"):
-        failures.add_column(column)
-    for f in report.failures:
-        failures.add_row("" if f.index is None else str(f.index), f.document_id or "", f.code, f.reason)
-    console.print(failures)
-
-
-def audit(
-    log_key: LogKeyOpt = None,
-    state: Annotated[
-        Path | None, typer.Option("--state", help="Audit state file (default: in the config directory).")
-    ] = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Processes for signature checks (default: all cores).")
-    ] = None,
-    partial: Annotated[
-        bool, typer.Option("--partial", help="Not an auditor: do not require a document for every entry.")
-    ] = False,
-    profile: ProfileOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-) -> None:
-    """Audit the log and every readable document; exit 0 if all holds, 1 on failures, 2 on a split view."""
-    settings = _profile(profile, url=url, token=token, log_key=log_key)
-    state_path = state or default_state_path(lnx_config.config_dir(), settings.url)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with (
-        _errors(),
-        _client(settings) as client,
-        Progress(*columns, console=err_console, transient=True) as bar,
-    ):
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        report = run_audit(
-            client,
-            log_key=_log_key_value(settings.log_key),
-            state_path=state_path,
-            workers=workers,
-            complete=not partial,
-            progress=progress,
-        )
-    if json_out is not None:
-        atomic_write_text(json_out, json.dumps(report.to_dict(), indent=2, default=str) + "\n", mode=0o644)
-    _print_report(report)
-    if not report.ok:
-        raise typer.Exit(2 if report.split_view else 1)
-
-
-# ---------------------------------------------------------------- witness
-
-witness_app = typer.Typer(
-    help="Cosign the exchange's checkpoints as a witness (C2SP tlog-cosignature).",
-    invoke_without_command=True,
-)
-
-
-def _split_view(exc: SplitViewError) -> None:
-    err_console.print(
-        f"[bold red]SPLIT VIEW: the exchange served inconsistent checkpoints: {exc.reason}[/bold red]"
-    )
-    err_console.print(f"[red]previously cosigned:[/red]\n{exc.old_note}")
-    err_console.print(f"[red]now served:[/red]\n{exc.new_note}")
-    err_console.print("[bold red]refusing to cosign; keep both notes as evidence[/bold red]")
-    raise typer.Exit(2)
-
-
-@witness_app.callback()
-def witness(
-    ctx: typer.Context,
-    key: Annotated[
-        Path | None, typer.Option("--key", help="Witness private key file (lnx witness keygen).")
-    ] = None,
-    log_key: LogKeyOpt = None,
-    state: Annotated[Path | None, typer.Option("--state", help="Witness state file.")] = None,
-    interval: Annotated[float, typer.Option(help="Seconds between checkpoint polls.")] = 10.0,
-    once: Annotated[bool, typer.Option("--once", help="Check and cosign once, then exit.")] = False,
-    profile: ProfileOpt = None,
-    url: UrlOpt = None,
-) -> None:
-    """Poll, verify, check consistency and cosign checkpoints; exit 2 on a split view."""
-    if ctx.invoked_subcommand is not None:
-        return
-    if key is None:
-        fail("--key is required (create one with `lnx witness keygen`)")
-    assert key is not None
-    settings = _profile(profile, url=url, log_key=log_key)
-    try:
-        signer = load_witness_key(_read(key))
-    except ValueError as exc:
-        fail(f"{key} is not a witness key: {exc}")
-        raise
-    kind = "witness-" + "".join(c if c.isalnum() else "_" for c in signer.name)
-    state_path = state or default_state_path(lnx_config.config_dir(), settings.url, kind)
-    with Client(settings.url) as client:
-        runner = Witness(client, signer, state_path=state_path, log_key=_log_key_value(settings.log_key))
-        while True:
-            try:
-                outcome = runner.step()
-            except SplitViewError as exc:
-                _split_view(exc)
-            except VerificationError as exc:
-                fail(f"the checkpoint does not verify with the log key: {exc}")
-            except LnxClientError as exc:
-                if once:
-                    fail(str(exc))
-                err_console.print(f"[yellow]will retry in {interval:g} s:[/yellow] {exc}")
-            else:
-                for warning in outcome.warnings:
-                    err_console.print(f"[bold yellow]WARNING[/bold yellow] {warning}")
-                console.print(f"[green]{outcome.action}[/green] {outcome.message}")
-            if once:
-                return
-            time.sleep(interval)
-
-
-@witness_app.command("keygen")
-def witness_keygen(
-    name: Annotated[str, typer.Option("--name", help="The witness's key name, e.g. witness.example.org/w1.")],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the PRIVATE key (mode 0600).")],
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
-) -> None:
-    """Create a witness key; prints the verifier key for the operator to register."""
-    if out.exists() and not force:
-        fail(f"{out} exists; pass --force to overwrite")
-    try:
-        skey, vkey = generate_witness_key(name)
-    except ValueError as exc:
-        fail(f"invalid name: {exc}")
-        raise
-    atomic_write_text(out, skey + "\n", mode=0o600)
-    print_json({"name": name, "vkey": vkey, "private_key_file": str(out)})
 
 
 # ---------------------------------------------------------------- config
@@ -591,7 +364,7 @@ def config_set(
 @config_app.command("show")
 def config_show(profile: ProfileOpt = None) -> None:
     """Show the effective settings (token masked) and where they come from."""
-    settings = _profile(profile)
+    settings = profile_settings(profile)
     token = settings.token
     print_json(
         {
@@ -607,12 +380,14 @@ def config_show(profile: ProfileOpt = None) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the client-side commands to the ``lnx`` application."""
+    from app.cli import client_log_commands
+
     app.command()(sign)
     app.command()(submit)
     app.command()(get)
     app.command("list")(list_)
     app.command()(watch)
-    app.command()(verify)
-    app.command()(audit)
-    app.add_typer(witness_app, name="witness")
+    app.command()(client_log_commands.verify)
+    app.command()(client_log_commands.audit)
+    app.add_typer(client_log_commands.witness_app, name="witness")
     app.add_typer(config_app, name="config")

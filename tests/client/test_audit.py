@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lnx_client.audit import AuditReport, perfect_levels, run_audit
+from lnx_client._tree import perfect_levels
+from lnx_client.audit import AuditReport, run_audit
 from lnx_client.core import merkle
 
 from tests.client.live import LiveExchange, Party

@@ -21,24 +21,24 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import multiprocessing
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from . import _endpoints as api
+from ._signature_pool import CHUNK, POOL_THRESHOLD, SignatureChecks, Task
+from ._tree import root_and_tile_levels
 from .client import Client
 from .core import merkle, tiles
 from .core.entry import format_integrated_time, parse_entry
 from .cursor import read_json, write_json
 from .errors import LnxApiError, LnxClientError, VerificationError
-from .verify import open_log_checkpoint, parse_time, verify_consistency, verify_document
+from .verify import open_log_checkpoint, parse_time, verify_consistency
 
 __all__ = [
     "SPLIT_VIEW_CODES",
@@ -46,7 +46,6 @@ __all__ = [
     "AuditReport",
     "Progress",
     "default_state_path",
-    "perfect_levels",
     "run_audit",
 ]
 
@@ -56,8 +55,6 @@ Progress = Callable[[str, int, int | None], None]
 #: Failures that mean the log showed two incompatible histories (or rewrote one).
 SPLIT_VIEW_CODES = frozenset({"split-view", "inconsistent", "log-shrank", "log-key-changed"})
 PAGE_SIZE = 1000
-CHUNK = 256  # documents per signature-checking task
-POOL_THRESHOLD = 512  # below this many signatures, a process pool costs more than it saves
 FETCH_THREADS = 4
 
 
@@ -124,142 +121,6 @@ class _Leaves:
     hashes: list[bytes]
     digests: list[str | None]
     times: list[str | None]
-
-
-# ---------------------------------------------------------------- tree math
-
-
-def perfect_levels(leaf_hashes: Sequence[bytes], keep: Callable[[int], bool]) -> dict[int, list[bytes]]:
-    """Hashes of all perfect subtrees per Merkle level, keeping the levels ``keep`` selects.
-
-    Level ``k`` has ``len(leaf_hashes) >> k`` nodes; together with the right frontier this gives
-    the root (see :func:`root_from_levels`) and every tile's content, in one pass of ~n hashes.
-    """
-    sha, prefix = hashlib.sha256, b"\x01"
-    kept: dict[int, list[bytes]] = {}
-    level: Sequence[bytes] = leaf_hashes
-    k = 0
-    while True:
-        if keep(k):
-            kept[k] = list(level)
-        if len(level) < 2:
-            break
-        it = iter(level)
-        level = [sha(prefix + a + b).digest() for a, b in zip(it, it, strict=False)]
-        k += 1
-        if not level:
-            break
-    return kept
-
-
-def _root_from_leaves(leaf_hashes: Sequence[bytes]) -> tuple[bytes, dict[int, list[bytes]]]:
-    """The root and the tile levels (multiples of 8) of the tree over ``leaf_hashes``."""
-    size = len(leaf_hashes)
-    frontier = {level for level, _ in merkle.compact_range_node_ids(size)}
-    levels = perfect_levels(leaf_hashes, lambda k: k % tiles.TILE_HEIGHT == 0 or k in frontier)
-    ids = merkle.compact_range_node_ids(size)
-    if not ids:
-        return merkle.EMPTY_ROOT, levels
-    hashes = [levels[level][index] for level, index in ids]
-    root = hashes[-1]
-    for h in reversed(hashes[:-1]):
-        root = merkle.node_hash(h, root)
-    return root, levels
-
-
-# ---------------------------------------------------------------- signature checks (process pool)
-
-
-def _check_chunk(
-    chunk: list[tuple[int, dict[str, Any], str]], jwks: dict[str, dict[str, Any]]
-) -> tuple[int, list[AuditFailure]]:
-    """Verify documents' signatures at their integrated time; compare served and signed payloads."""
-    verified = 0
-    failures: list[AuditFailure] = []
-    for index, served, at in chunk:
-        doc_id = served.get("id")
-        issuer = served.get("issuer")
-        try:
-            checked = verify_document(served["jws"], jwks[issuer], at=at, issuer=issuer)
-        except VerificationError as exc:
-            failures.append(AuditFailure(exc.code, exc.message, index, doc_id))
-            continue
-        verified += 1
-        signed = checked.payload
-        if served.get("payload") != signed:
-            failures.append(
-                AuditFailure(
-                    "payload-mismatch", "the payload served differs from the signed payload", index, doc_id
-                )
-            )
-        for name in ("id", "type", "regime"):
-            if name in served and served[name] != signed.get(name):
-                failures.append(
-                    AuditFailure(
-                        "metadata-mismatch",
-                        f"the served {name} {served[name]!r} is not the signed {signed.get(name)!r}",
-                        index,
-                        doc_id,
-                    )
-                )
-    return verified, failures
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """``fork`` when this process has no other thread (the CLI): workers start at once, with
-    everything imported. Otherwise (an application embedding the client, a test running a server
-    thread) ``forkserver``/``spawn``, which is safe with threads but re-imports ``__main__``."""
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
-class _SignatureChecks:
-    """Runs :func:`_check_chunk` inline for small audits and on a process pool for large ones."""
-
-    def __init__(self, workers: int, threshold: int = POOL_THRESHOLD) -> None:
-        self.workers = workers
-        self.threshold = threshold
-        self._buffer: list[tuple[list[tuple[int, dict[str, Any], str]], dict[str, dict[str, Any]]]] = []
-        self._buffered = 0
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: list[tuple[int, Future[tuple[int, list[AuditFailure]]]]] = []
-        self.total = 0
-
-    def add(self, chunk: list[tuple[int, dict[str, Any], str]], jwks: dict[str, dict[str, Any]]) -> None:
-        self.total += len(chunk)
-        if self._pool is None:
-            self._buffer.append((chunk, jwks))
-            self._buffered += len(chunk)
-            if self.workers > 1 and self._buffered >= self.threshold:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=_pool_context())
-                for buffered in self._buffer:
-                    self._futures.append((len(buffered[0]), self._pool.submit(_check_chunk, *buffered)))
-                self._buffer = []
-            return
-        self._futures.append((len(chunk), self._pool.submit(_check_chunk, chunk, jwks)))
-
-    def results(self, progress: Progress | None) -> Iterator[tuple[int, list[AuditFailure]]]:
-        done = 0
-        try:
-            if self._pool is None:
-                for chunk, jwks in self._buffer:
-                    result = _check_chunk(chunk, jwks)
-                    done += len(chunk)
-                    if progress:
-                        progress("signatures", done, self.total)
-                    yield result
-                return
-            for count, future in self._futures:
-                result = future.result()
-                done += count
-                if progress:
-                    progress("signatures", done, self.total)
-                yield result
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(cancel_futures=True)
 
 
 # ---------------------------------------------------------------- the audit
@@ -388,7 +249,7 @@ class _Auditor:
         return _Leaves(leaf_hashes, digests, times) if ok else None
 
     def tree(self, checkpoint: Any, leaves: _Leaves) -> None:
-        root, levels = _root_from_leaves(leaves.hashes)
+        root, levels = root_and_tile_levels(leaves.hashes)
         if root != checkpoint.root_hash:
             self.report.fail(
                 "root-mismatch", f"the entries do not hash to the root of checkpoint {checkpoint.size}"
@@ -405,11 +266,11 @@ class _Auditor:
                     "tile-mismatch", f"{tiles.tile_path(level, n, width)} disagrees with the recomputed tree"
                 )
 
-    def documents(self, size: int, leaves: _Leaves | None, checks: _SignatureChecks) -> None:
+    def documents(self, size: int, leaves: _Leaves | None, checks: SignatureChecks) -> None:
         report = self.report
         owners: dict[int, str] = {}
         jwks: dict[str, dict[str, Any] | None] = {}
-        pending: list[tuple[int, dict[str, Any], str]] = []
+        pending: list[Task] = []
         call = dataclasses.replace(api.list_documents(page_size=PAGE_SIZE), parse=lambda r: r.json())
         seen = 0
         while True:
@@ -446,7 +307,7 @@ class _Auditor:
         leaves: _Leaves | None,
         owners: dict[int, str],
         jwks: dict[str, dict[str, Any] | None],
-    ) -> tuple[int, dict[str, Any], str] | None:
+    ) -> Task | None:
         report = self.report
         index, doc_id = doc.get("log_index"), doc.get("id")
         if not isinstance(index, int) or index < 0:
@@ -510,9 +371,7 @@ class _Auditor:
         return index, doc, entry_time
 
     @staticmethod
-    def _jwks_for(
-        chunk: list[tuple[int, dict[str, Any], str]], jwks: dict[str, dict[str, Any] | None]
-    ) -> dict[str, dict[str, Any]]:
+    def _jwks_for(chunk: list[Task], jwks: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
         issuers = {str(doc.get("issuer")) for _, doc, _ in chunk}
         return {i: jwks[i] for i in issuers if jwks.get(i) is not None}  # type: ignore[misc]
 
@@ -557,11 +416,11 @@ def run_audit(
     report.seconds["root"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    checks = _SignatureChecks(workers, pool_threshold)
+    checks = SignatureChecks(workers, pool_threshold)
     auditor.documents(checkpoint.size, leaves, checks)
     for verified, failures in checks.results(progress):
         report.signatures_verified += verified
-        report.failures.extend(failures)
+        report.failures.extend(AuditFailure(*failure) for failure in failures)
     report.seconds["documents"] = time.perf_counter() - mark
     report.seconds["total"] = time.perf_counter() - started
     report.failures.sort(key=lambda f: (f.index is None, f.index or 0, f.code))
