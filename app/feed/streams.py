@@ -73,6 +73,7 @@ class FeedRuntime:
     hub: FeedHub
     slots: StreamSlots
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(8))
+    token_recheck_s: float = TOKEN_RECHECK_S
 
     async def pull(
         self, principal: Principal, after: int, limit: int, filters: Filters
@@ -177,7 +178,7 @@ async def sse_stream(
     page = min(capacity, _CATCH_UP_PAGE)
     waiter: Waiter | None = None
     last_comment = time.monotonic()
-    next_token_check = last_comment + TOKEN_RECHECK_S
+    next_token_check = last_comment + runtime.token_recheck_s
     try:
         yield b"retry: 1000\n" + _comment(f"lnx feed from {cursor}")
         while True:
@@ -186,7 +187,7 @@ async def sse_stream(
                 last_comment = now
                 yield _comment("keepalive")
             if now >= next_token_check:
-                next_token_check = now + TOKEN_RECHECK_S
+                next_token_check = now + runtime.token_recheck_s
                 if not await runtime.token_valid(principal.token_id):
                     yield _comment("token no longer valid")
                     return

@@ -201,3 +201,27 @@ def test_a_slow_client_is_disconnected_not_buffered(live: LiveServer, live_world
     with stream(client, live_world.pak, headers={"Last-Event-ID": received[-1]["id"]}) as response:
         rest = sse_events(read_sse(response, data_count(len(ids) - len(received))))
     assert [e["subject"] for e in received + rest] == ids
+
+
+def test_a_revoked_token_ends_its_open_stream(live, live_world: World) -> None:  # type: ignore[no-untyped-def]
+    live.server.config.app.state.feed.token_recheck_s = 0.3
+    client = live_world.client
+    operator = live_world.exchange.operator.headers
+    reader = client.post(
+        "/v1/tokens", json={"participant": "PAK", "scopes": ["read"]}, headers=operator
+    ).json()
+    actor = type(live_world.pak)(code="PAK", role="state", token=reader["token"])
+    revoked: list[int] = []
+
+    def revoke_after_first_keepalive(blocks: list[dict[str, str]]) -> bool:
+        if not revoked and blocks[-1].get("comment") == "keepalive":
+            response = client.post(f"/v1/tokens/{reader['id']}/revoke", headers=operator)
+            revoked.append(response.status_code)
+        return False  # read until the server ends the stream
+
+    with stream(client, actor, after="latest") as response:
+        started = time.monotonic()
+        blocks = read_sse(response, revoke_after_first_keepalive, timeout=8)
+    assert revoked == [200]
+    assert blocks[-1] == {"comment": "token no longer valid"}
+    assert time.monotonic() - started < 5
