@@ -94,7 +94,7 @@ def invoke(url: str, actor: Actor, *args: str) -> str:
     return result.output
 
 
-def test_compliance_json_matches_the_api(live: tuple[str, Seeded]) -> None:
+def test_compliance_json_table_and_errors(live: tuple[str, Seeded]) -> None:
     url, seeded = live
     printed = json.loads(invoke(url, seeded.ind, "compliance", "--json", "--year", str(YEAR)))
     served = seeded.client.get(
@@ -107,6 +107,14 @@ def test_compliance_json_matches_the_api(live: tuple[str, Seeded]) -> None:
     table = invoke(url, seeded.ind, "compliance", "--year", str(YEAR), "--regime", "hcoc")
     assert "Compliance" in table and "BRA" in table and "on-time" in table
 
+    # Errors are one line and exit code 1 (one server start serves these checks too).
+    result = run_cli(url, seeded.ind.token, "compliance", "--year", str(YEAR), "--regime", "nope")
+    assert result.exit_code == 1 and "404" in result.output
+    result = run_cli(url, "lnx_wrong", "upcoming")
+    assert result.exit_code == 1 and "401" in result.output
+    result = run_cli(url, seeded.ind.token, "upcoming", "--json", "--csv")
+    assert result.exit_code == 1 and "exclude" in result.output
+
 
 def test_upcoming_csv(live: tuple[str, Seeded]) -> None:
     url, seeded = live
@@ -115,13 +123,3 @@ def test_upcoming_csv(live: tuple[str, Seeded]) -> None:
         ("overdue_post_launch", seeded.ids["N5"], "expired")
     ]
     assert "Overdue post-launch reports" in invoke(url, seeded.fra, "upcoming")
-
-
-def test_errors_are_reported_cleanly(live: tuple[str, Seeded]) -> None:
-    url, seeded = live
-    result = run_cli(url, seeded.ind.token, "compliance", "--year", str(YEAR), "--regime", "nope")
-    assert result.exit_code == 1 and "404" in result.output
-    result = run_cli(url, "lnx_wrong", "upcoming")
-    assert result.exit_code == 1 and "401" in result.output
-    result = run_cli(url, seeded.ind.token, "upcoming", "--json", "--csv")
-    assert result.exit_code == 1 and "exclude" in result.output
