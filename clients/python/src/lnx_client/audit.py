@@ -119,7 +119,7 @@ class _Leaves:
     """What the audit learnt from the tiles: per index, the leaf hash and the entry's digest and time."""
 
     hashes: list[bytes]
-    digests: list[str | None]
+    digests: list[bytes | None]
     times: list[str | None]
 
 
@@ -201,7 +201,7 @@ class _Auditor:
         """Fetch every level-0 tile and entry bundle; check entries against their leaf hashes."""
         report = self.report
         leaf_hashes: list[bytes] = [b""] * size
-        digests: list[str | None] = [None] * size
+        digests: list[bytes | None] = [None] * size
         times: list[str | None] = [None] * size
         level0 = [t for t in tiles.tiles_for_size(size) if t[0] == 0]
 
@@ -240,7 +240,7 @@ class _Auditor:
                     except ValueError as exc:
                         report.fail("bad-entry", str(exc), index)
                         continue
-                    digests[index] = parsed.jws_sha256_hex
+                    digests[index] = bytes.fromhex(parsed.jws_sha256_hex)
                     times[index] = format_integrated_time(parsed.integrated_time)
                 done += width
                 report.entries_checked = done
@@ -350,7 +350,7 @@ class _Auditor:
             )
         if not full:
             return None
-        if hashlib.sha256(str(doc["jws"]).encode("ascii", "replace")).hexdigest() != leaves.digests[index]:
+        if hashlib.sha256(str(doc["jws"]).encode("ascii", "replace")).digest() != leaves.digests[index]:
             report.fail(
                 "jws-hash-mismatch",
                 "the JWS served does not hash to the digest in the log entry",
