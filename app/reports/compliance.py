@@ -102,12 +102,17 @@ def _tally(session: Session, visible: ColumnElement[bool], regime: str, year: in
         rules = {f["rule"] for f in notification.findings or []}
         if rules:
             of(notification.issuer).finding_rules.setdefault(notification.chain_id, set()).update(rules)
+    # Under READ COMMITTED each query sees its own snapshot: a notification accepted between
+    # them is left for the next report rather than counted half.
     for document_id, count in repository.recipient_counts(session, visible, regime, start, end).items():
-        of(notifications[document_id].issuer).expected += count
+        if document_id in notifications:
+            of(notifications[document_id].issuer).expected += count
     for references_id, acknowledged_at in repository.acknowledgements_of(
         session, visible, regime, start, end
     ):
-        notification = notifications[references_id]
+        notification = notifications.get(references_id)
+        if notification is None:
+            continue
         tally = of(notification.issuer)
         tally.received += 1
         tally.delays.append((acknowledged_at - notification.integrated_time).total_seconds())
