@@ -103,6 +103,10 @@ class Settings(BaseSettings):
         default=5000, ge=1, description="Most concurrent SSE streams and long polls per process."
     )
 
+    reminder_interval_s: float = Field(
+        default=60.0, gt=0, le=3600, description="How often each worker checks for due reminders."
+    )
+
     log_level: str = Field(default="INFO", description="Python log level.")
     access_log: bool = Field(default=True, description="One JSON log line per request.")
 

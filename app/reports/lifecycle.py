@@ -55,7 +55,7 @@ async def _loop(app: FastAPI, interval_s: float) -> None:
 
 @asynccontextmanager
 async def run(app: FastAPI) -> AsyncIterator[None]:
-    interval_s = float(getattr(app.state.settings, "reminder_interval_s", DEFAULT_INTERVAL_S))
+    interval_s = app.state.settings.reminder_interval_s
     task = asyncio.create_task(_loop(app, interval_s), name="lnx-reminders")
     try:
         yield
