@@ -71,7 +71,7 @@ def resolve_profile(name: str | None = None, **explicit: str | None) -> Profile:
     config = load_config()
     chosen = name or os.environ.get("LNX_PROFILE") or config.get("default_profile")
     profiles = config.get("profiles", {})
-    if chosen is not None and chosen not in profiles and name is not None:
+    if chosen is not None and chosen not in profiles:
         raise KeyError(f"no profile {chosen!r} in {config_path()}")
     section: dict[str, Any] = profiles.get(chosen, {}) if chosen else {}
     values: dict[str, str | None] = {}
