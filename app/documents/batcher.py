@@ -58,14 +58,20 @@ class SubmissionBatcher:
         self._wait_s = wait_ms / 1000
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._busy = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="lnx-submission-batcher")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_timeout_s: float = 10.0) -> None:
+        """Finish what was queued (bounded), then stop; later submissions get 503."""
+        self._stopping = True
         if self._task is not None:
-            # Let queued submissions finish; new ones are no longer accepted by a stopping server.
-            while not self._queue.empty():
+            deadline = asyncio.get_running_loop().time() + drain_timeout_s
+            while (not self._queue.empty() or self._busy) and not self._task.done():
+                if asyncio.get_running_loop().time() > deadline:
+                    break
                 await asyncio.sleep(0.01)
             self._task.cancel()
             try:
@@ -73,11 +79,17 @@ class SubmissionBatcher:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        while not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if not pending.future.done():
+                pending.future.set_exception(
+                    ServiceUnavailable("the exchange is shutting down; retry", code="shutting-down")
+                )
         if self._finishing:
-            await asyncio.gather(*self._finishing, return_exceptions=True)
+            await asyncio.wait(self._finishing, timeout=drain_timeout_s)
 
     async def submit(self, intake: Intake) -> Outcome:
-        if self._task is None or self._task.done():
+        if self._stopping or self._task is None or self._task.done():
             raise ServiceUnavailable(
                 "the exchange is not accepting submissions right now", code="not-running"
             )
@@ -88,6 +100,7 @@ class SubmissionBatcher:
     async def _run(self) -> None:
         while True:
             first = await self._queue.get()
+            self._busy = True
             batch = [first]
             deadline = asyncio.get_running_loop().time() + self._wait_s
             while len(batch) < self._max_batch:
@@ -112,6 +125,8 @@ class SubmissionBatcher:
                             else ServiceUnavailable("the submission could not be stored; retry")
                         )
                 continue
+            finally:
+                self._busy = False
             # Answer while the next batch is already being committed (pipelining).
             task = asyncio.create_task(self._finish(batch, results))
             self._finishing.add(task)
