@@ -124,24 +124,23 @@ def seed(settings: Settings, base_url: str = "") -> DemoSummary:
 
 
 def print_summary(summary: DemoSummary, url: str) -> None:
+    """Plain lines, not a table: tokens must be copyable whatever the terminal's width."""
     from rich.console import Console
-    from rich.table import Table
 
-    console = Console()
-    console.print(f"[bold]Launch Notification Exchange demo[/bold] at [cyan]{url}[/cyan]")
-    table = Table(title="Demo participants and tokens")
-    table.add_column("participant")
-    table.add_column("token")
-    table.add_column("private key")
+    console = Console(soft_wrap=True)
+    console.print(f"[bold]Launch Notification Exchange demo[/bold] at [cyan]{url}[/cyan]\n")
+    roles = {code: role for code, _name, role in DEMO_PARTICIPANTS}
+    console.print("[bold]participants, their tokens and private keys[/bold]")
     for code, token in summary.tokens.items():
-        table.add_row(code, token, summary.key_files.get(code, ""))
-    console.print(table)
+        key = summary.key_files.get(code, "-")
+        console.print(f"  {code:<11} {roles.get(code, ''):<9} {token}  {key}")
     if summary.documents:
-        console.print(f"sample documents: {', '.join(summary.documents)}")
+        console.print(f"\nsample documents: {', '.join(sorted(summary.documents))}")
     operator = summary.tokens.get("ICC", "")
+    state = summary.tokens.get("IND", "")
     console.print(f"\nready token (operator ICC): [green]{operator}[/green]")
-    console.print(
-        f"try: curl -H 'Authorization: Bearer {summary.tokens.get('IND', '')}' {url}/v1/participants"
-    )
+    console.print(f"ready token (state IND):    [green]{state}[/green]")
+    console.print(f"web console: {url}/console/ (sign in with a token above)")
+    console.print(f"try: curl -H 'Authorization: Bearer {state}' {url}/v1/documents")
     print(f"LNX_URL={url}")
     print(f"LNX_TOKEN={operator}", flush=True)
