@@ -60,7 +60,7 @@ def _resolve_recipients(session: Session, intake: Intake, members: set[str]) -> 
             raise _invalid(
                 f"/recipients/{position}",
                 f"{code} is not a member of regime {payload.regime}",
-                "not-a-member",
+                "recipient-not-a-member",
             )
     return sorted(set(payload.recipients) - {payload.issuer})
 

@@ -454,7 +454,7 @@ def test_recipient_not_a_member_of_the_regime(world, before) -> None:
 
     response = post_jws(world.client, world.ind, sign(world.ind, payload))
 
-    refused(world, before, response, 422, "not-a-member", "/recipients/1")
+    refused(world, before, response, 422, "recipient-not-a-member", "/recipients/1")
 
 
 def test_reference_to_a_missing_document(world, before) -> None:
