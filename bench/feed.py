@@ -295,6 +295,12 @@ def report_delays(
     after_post = [(t - sent) * 1e3 for t, (sent, _answered) in pairs]
     answers = [(answered - sent) * 1e3 for sent, answered in submitted.values()]
     print(f"  {label}: {len(pairs):,} of {clients * len(submitted):,} arrivals")
+    medians = [
+        statistics.median((t - submitted[seq][1]) * 1e3 for t in times)
+        for seq, times in sorted(arrivals.items())
+        if seq in submitted
+    ]
+    print("    median delay after the 201 per document (ms): " + " ".join(f"{m:.0f}" for m in medians))
     print(
         f"    after the 201:           p50 {percentile(after_201, 50):7.1f} ms  "
         f"p99 {percentile(after_201, 99):7.1f} ms  max {max(after_201):7.1f} ms"
@@ -402,10 +408,15 @@ def run_poll_rate(server: Server, actors: Actors, duration: float, connections: 
         print("  wrk is not installed: skipped")
         return
     bare_rps, bare_p99 = wrk(server.base + "/bench/bare", duration, connections)
-    feed_rps, feed_p99 = wrk(url, duration, connections, f"Authorization: {actors.pak['Authorization']}")
+    auth = f"Authorization: {actors.pak['Authorization']}"
+    feed_rps, feed_p99 = wrk(url, duration, connections, auth)
+    subs_rps, subs_p99 = wrk(server.base + "/v1/subscriptions", duration, connections, auth)
     print(f"  bare endpoint, same {len(body)} bytes        {bare_rps:>8,.0f} req/s   p99 {bare_p99:6.1f} ms")
     print(f"  GET /v1/feed?after=<head> (token, DB)  {feed_rps:>8,.0f} req/s   p99 {feed_p99:6.1f} ms")
-    print(f"  feed / bare: {feed_rps / bare_rps:.2f}")
+    print(f"  GET /v1/subscriptions (token + one query) {subs_rps:>8,.0f} req/s   p99 {subs_p99:6.1f} ms")
+    print(
+        f"  feed / bare: {feed_rps / bare_rps:.2f}   feed / cheapest authenticated read: {feed_rps / subs_rps:.2f}"
+    )
 
 
 # ---------------------------------------------------------------- (d) webhooks
