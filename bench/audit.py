@@ -218,7 +218,8 @@ def list_all(client: Client) -> list[dict[str, Any]]:
 
 def signature_checks(documents: list[dict[str, Any]], jwks: dict[str, Any], workers: int) -> float:
     """Seconds for the audit's signature checks alone (process pool, pool start included)."""
-    tasks = [(d["log_index"], d, d["integrated_time"]) for d in documents]
+    fields = ("id", "issuer", "type", "regime", "jws", "payload")  # what the audit sends its workers
+    tasks = [(d["log_index"], {k: d[k] for k in fields}, d["integrated_time"]) for d in documents]
     start = time.perf_counter()
     checks = SignatureChecks(workers, threshold=0 if workers > 1 else 10**9)
     for i in range(0, len(tasks), CHUNK):

@@ -56,7 +56,7 @@ from .models import (
     TokenIssued,
     Witness,
 )
-from .verify import VerifiedDocument, verify_consistency, verify_document, verify_receipt
+from .verify import KeySet, VerifiedDocument, verify_consistency, verify_document, verify_receipt
 from .webhooks import WebhookVerificationError, WebhookVerifier
 
 __version__ = "0.1.0"
@@ -79,6 +79,7 @@ __all__ = [
     "JwkSigner",
     "Jwks",
     "Key",
+    "KeySet",
     "LnxApiError",
     "LnxClientError",
     "LnxConnectionError",

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from .errors import VerificationError
-from .verify import verify_document
+from .verify import KeySet, verify_document
 
 __all__ = ["CHUNK", "POOL_THRESHOLD", "Failure", "SignatureChecks", "Task", "check_chunk", "pool_context"]
 
@@ -27,11 +27,12 @@ def check_chunk(chunk: list[Task], jwks: dict[str, dict[str, Any]]) -> tuple[int
     """Verify documents' signatures at their integrated time; compare served and signed payloads."""
     verified = 0
     failures: list[Failure] = []
+    keys = {issuer: KeySet(snapshot) for issuer, snapshot in jwks.items()}
     for index, served, at in chunk:
         doc_id = served.get("id")
         issuer = served.get("issuer")
         try:
-            checked = verify_document(served["jws"], jwks[issuer], at=at, issuer=issuer)
+            checked = verify_document(served["jws"], keys[issuer], at=at, issuer=issuer)
         except VerificationError as exc:
             failures.append((exc.code, exc.message, index, doc_id))
             continue

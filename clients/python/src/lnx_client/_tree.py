@@ -22,23 +22,20 @@ def perfect_levels(leaf_hashes: Sequence[bytes], keep: Callable[[int], bool]) ->
     k = 0
     while True:
         if keep(k):
-            kept[k] = list(level)
+            kept[k] = level if isinstance(level, list) else list(level)  # levels are never mutated
         if len(level) < 2:
             break
         it = iter(level)
         level = [sha(prefix + a + b).digest() for a, b in zip(it, it, strict=False)]
         k += 1
-        if not level:
-            break
     return kept
 
 
 def root_and_tile_levels(leaf_hashes: Sequence[bytes]) -> tuple[bytes, dict[int, list[bytes]]]:
     """The root and the tile levels (multiples of 8) of the tree over ``leaf_hashes``."""
-    size = len(leaf_hashes)
-    frontier = {level for level, _ in merkle.compact_range_node_ids(size)}
+    ids = merkle.compact_range_node_ids(len(leaf_hashes))
+    frontier = {level for level, _ in ids}
     levels = perfect_levels(leaf_hashes, lambda k: k % tiles.TILE_HEIGHT == 0 or k in frontier)
-    ids = merkle.compact_range_node_ids(size)
     if not ids:
         return merkle.EMPTY_ROOT, levels
     hashes = [levels[level][index] for level, index in ids]

@@ -53,6 +53,7 @@ Progress = Callable[[str, int, int | None], None]
 """``progress(stage, done, total)``; stages: ``entries``, ``documents``, ``signatures``."""
 
 #: Failures that mean the log showed two incompatible histories (or rewrote one).
+_CHECKED = ("id", "issuer", "type", "regime", "jws", "payload")
 SPLIT_VIEW_CODES = frozenset({"split-view", "inconsistent", "log-shrank", "log-key-changed"})
 PAGE_SIZE = 1000
 FETCH_THREADS = 4
@@ -368,7 +369,8 @@ class _Auditor:
         if jwks[issuer] is None:
             report.fail("jwks-unavailable", f"the keys of {issuer} could not be fetched", index, doc_id)
             return None
-        return index, doc, entry_time
+        # Only what the check needs travels to the worker processes.
+        return index, {name: doc[name] for name in _CHECKED if name in doc}, entry_time
 
     @staticmethod
     def _jwks_for(chunk: list[Task], jwks: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any]]:

@@ -32,6 +32,7 @@ from .errors import VerificationError
 from .models import ConsistencyProof, Jwks, Receipt
 
 __all__ = [
+    "KeySet",
     "VerifiedDocument",
     "key_valid_at",
     "log_verifier",
@@ -79,14 +80,9 @@ def _jwks_keys(jwks: Jwks | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> 
     return list(jwks)
 
 
-def key_valid_at(key: Mapping[str, Any], at: datetime) -> str | None:
-    """Why the JWKS entry ``key`` was not valid at ``at``, or ``None`` if it was."""
-    try:
-        not_before = parse_time(key.get("not_before"))
-        not_after = parse_time(key.get("not_after"))
-        revoked_at = parse_time(key.get("revoked_at"))
-    except ValueError:
-        return "its validity times are not RFC 3339"
+def _validity_problem(
+    not_before: datetime | None, not_after: datetime | None, revoked_at: datetime | None, at: datetime
+) -> str | None:
     if not_before is not None and at < not_before:
         return f"it was not valid before {format_integrated_time(not_before)}"
     if not_after is not None and at >= not_after:
@@ -94,6 +90,58 @@ def key_valid_at(key: Mapping[str, Any], at: datetime) -> str | None:
     if revoked_at is not None and at >= revoked_at:
         return f"it was revoked at {format_integrated_time(revoked_at)}, before {format_integrated_time(at)}"
     return None
+
+
+def key_valid_at(key: Mapping[str, Any], at: datetime) -> str | None:
+    """Why the JWKS entry ``key`` was not valid at ``at``, or ``None`` if it was."""
+    try:
+        times = [parse_time(key.get(name)) for name in ("not_before", "not_after", "revoked_at")]
+    except ValueError:
+        return "its validity times are not RFC 3339"
+    return _validity_problem(*times, at)
+
+
+@dataclass(frozen=True, slots=True)
+class _SnapshotKey:
+    entry: dict[str, Any]
+    public: PublicJwk | None
+    problem: str | None  # why the key cannot be used at all
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class KeySet:
+    """A participant's JWKS snapshot with every key parsed once, for verifying many documents.
+
+    Accepts what ``GET /v1/participants/{code}/keys`` returns (a :class:`Jwks`, its JSON as a
+    dict, or the list of keys); each key carries ``not_before``, ``not_after`` and ``revoked_at``.
+    """
+
+    def __init__(self, jwks: Jwks | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        self._keys: dict[str, _SnapshotKey] = {}
+        for entry in _jwks_keys(jwks):
+            kid = entry.get("kid")
+            if isinstance(kid, str):
+                self._keys.setdefault(kid, _snapshot_key(entry))
+
+    def get(self, kid: str) -> _SnapshotKey | None:
+        return self._keys.get(kid)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def _snapshot_key(entry: Mapping[str, Any]) -> _SnapshotKey:
+    try:
+        public = parse_public_jwk(entry)
+    except JwkError as exc:
+        return _SnapshotKey(dict(entry), None, f"the key is not acceptable: {exc}")
+    try:
+        times = [parse_time(entry.get(name)) for name in ("not_before", "not_after", "revoked_at")]
+    except ValueError:
+        return _SnapshotKey(dict(entry), None, "its validity times are not RFC 3339")
+    return _SnapshotKey(dict(entry), public, None, *times)
 
 
 def _parse(jws: str | bytes) -> ParsedJws:
@@ -105,7 +153,7 @@ def _parse(jws: str | bytes) -> ParsedJws:
 
 def verify_document(
     jws: str | bytes,
-    jwks: Jwks | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    jwks: KeySet | Jwks | Mapping[str, Any] | Sequence[Mapping[str, Any]],
     *,
     at: datetime | str | None = None,
     issuer: str | None = None,
@@ -114,22 +162,23 @@ def verify_document(
 
     Pass the receipt's or leaf's ``integrated_time`` as ``at`` for a document that was logged:
     what matters is that the key was valid when the log took the document. ``issuer``, when
-    given, must be the payload's ``issuer`` (the JWKS is that participant's).
+    given, must be the payload's ``issuer`` (the JWKS is that participant's). Pass a
+    :class:`KeySet` to verify many documents without parsing the keys each time.
     """
     when = parse_time(at) or datetime.now(UTC)
     parsed = _parse(jws)
-    entry = next((k for k in _jwks_keys(jwks) if k.get("kid") == parsed.kid), None)
-    if entry is None:
+    keys = jwks if isinstance(jwks, KeySet) else KeySet(jwks)
+    key = keys.get(parsed.kid)
+    if key is None:
         raise VerificationError("unknown-kid", f"no key {parsed.kid} in the JWKS")
-    try:
-        public: PublicJwk = parse_public_jwk(entry)
-    except JwkError as exc:
-        raise VerificationError("invalid-key", f"key {parsed.kid} is not acceptable: {exc}") from None
-    problem = key_valid_at(entry, when)
+    if key.public is None:
+        raise VerificationError("invalid-key", f"key {parsed.kid}: {key.problem}")
+    problem = _validity_problem(key.not_before, key.not_after, key.revoked_at, when)
     if problem is not None:
         raise VerificationError(
             "key-not-valid", f"key {parsed.kid} was not valid for this document: {problem}"
         )
+    public = key.public
     try:
         verify_signature(parsed, public)
     except JwsError as exc:
@@ -140,7 +189,7 @@ def verify_document(
         raise VerificationError(
             "issuer-mismatch", f"the payload's issuer {parsed.payload.get('issuer')!r} is not {issuer}"
         )
-    return VerifiedDocument(parsed.payload, parsed.header, parsed.kid, dict(entry), when)
+    return VerifiedDocument(parsed.payload, parsed.header, parsed.kid, key.entry, when)
 
 
 def log_verifier(log_vkey: str | NoteVerifier) -> NoteVerifier:
