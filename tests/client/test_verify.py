@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from lnx_client import VerificationError, verify_consistency, verify_document, verify_receipt
+from lnx_client import KeySet, VerificationError, verify_consistency, verify_document, verify_receipt
 from lnx_client.core import note
 
 from tests.client.offline_log import ORIGIN, OfflineLog
@@ -215,3 +215,15 @@ def test_consistency_refuses_a_shrinking_log_and_foreign_signatures(log: Offline
     with pytest.raises(VerificationError) as info:
         verify_consistency(log.checkpoint(3), other.checkpoint(), log.consistency(3, log.size), log.vkey)
     assert info.value.code == "bad-checkpoint"
+
+
+def test_a_key_set_is_parsed_once_and_reused(log: OfflineLog) -> None:
+    keys = KeySet(log.jwks())
+    assert len(keys) == 1
+    for index in range(log.size):
+        assert verify_document(log.jws[index], keys, at=log.times[index]).kid == log.private_jwk["kid"]
+    broken = log.jwks()
+    broken["keys"][0]["x"] = broken["keys"][0]["x"][:-2]  # no longer a 32-byte key
+    with pytest.raises(VerificationError) as info:
+        verify_document(log.jws[0], KeySet(broken), at=log.times[0])
+    assert info.value.code == "invalid-key"
