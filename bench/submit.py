@@ -192,7 +192,11 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.cmd, cwd=REPO, env=self.env, stdout=subprocess.DEVNULL)
+        self.log = Path(self.env["LNX_DATA_DIR"]) / f"server-{self.port}.log"
+        with self.log.open("wb") as log:  # the child keeps its own handle
+            self.proc = subprocess.Popen(
+                self.cmd, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -279,18 +283,24 @@ _LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 
 
 async def _connection(port: int, queue: deque[bytes], results: list[tuple[int, float]]) -> None:
+    """One keep-alive client; a dropped connection counts as status 0 and is reopened."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     clock = time.perf_counter
     try:
         while queue:
             request = queue.popleft()
             started = clock()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = _LENGTH.search(head)
-            if length:
-                await reader.readexactly(int(length.group(1)))
-            results.append((int(head[9:12]), clock() - started))
+            try:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = _LENGTH.search(head)
+                if length:
+                    await reader.readexactly(int(length.group(1)))
+                results.append((int(head[9:12]), clock() - started))
+            except (ConnectionError, asyncio.IncompleteReadError):
+                results.append((0, clock() - started))
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
     finally:
         writer.close()
 
@@ -379,13 +389,19 @@ def configuration(label: str, url: str, workers: int, args: argparse.Namespace) 
                     figures[name].add(seconds, results, cpu_seconds(server.workers()) - cpu_before)
             bare_rate, bare_p50, bare_p99, bare_cpu = figures["bare"].median()
             lnx_rate, lnx_p50, lnx_p99, lnx_cpu = figures["lnx"].median()
-            errors = figures["lnx"].errors or figures["bare"].errors
+            errors = {
+                f"{name} {status or 'dropped'}": n
+                for name in figures
+                for status, n in figures[name].errors.items()
+            }
             row = (
                 f"| {label} | {workers} | {connections} | {bare_rate:,.0f} | {bare_p50:.1f} / {bare_p99:.1f} "
                 f"| {bare_cpu:.2f} | {lnx_rate:,.0f} | {lnx_p50:.1f} / {lnx_p99:.1f} | {lnx_cpu:.2f} "
                 f"| {lnx_rate / bare_rate:.0%} |" + (f" errors {errors}" if errors else "")
             )
             print(row, flush=True)
+            if errors:
+                print(f"  server logs: {lnx.log} {bare.log}", flush=True)
         size = int(httpx.get(f"http://127.0.0.1:{lnx.port}/v1/log/checkpoint").text.split("\n")[1])
         expected = WARMUP + args.documents * args.runs * len(args.concurrency)
         print(f"  log size {size:,} (expected {expected:,}); worker RSS before -> after:", flush=True)
