@@ -270,9 +270,9 @@ def main() -> None:
     directory.mkdir(parents=True, exist_ok=True)
     settings = Settings(data_dir=directory, database_url=args.database_url, log_origin=ORIGIN)
     print(
-        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; database {settings.resolved_database_url}"
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average "
+        f"{os.getloadavg()[0]:.1f}; database {settings.resolved_database_url}"
     )
-
     saved = directory / "bench.json"
     if saved.exists():  # --keep DIR of an earlier run: audit the same exchange again
         token = json.loads(saved.read_text())["auditor_token"]
@@ -331,6 +331,9 @@ def main() -> None:
     print(
         f"root of {args.leaves:,} leaves: leaf hashes {leaf_s:.2f} s + tree {audit_root_s:.2f} s "
         f"= {leaf_s + audit_root_s:.2f} s from leaf data (core root_from_leaf_hashes: {core_root_s:.2f} s)"
+    )
+    print(
+        f"load average at the end: {os.getloadavg()[0]:.1f} (other processes share the cores: compare ratios)"
     )
     if args.keep is None:
         shutil.rmtree(directory, ignore_errors=True)
