@@ -300,7 +300,13 @@ def report_delays(
         for seq, times in sorted(arrivals.items())
         if seq in submitted
     ]
+    spreads = [
+        percentile(times, 99) * 1e3 - percentile(times, 50) * 1e3
+        for seq, times in sorted(arrivals.items())
+        if seq in submitted
+    ]
     print("    median delay after the 201 per document (ms): " + " ".join(f"{m:.0f}" for m in medians))
+    print("    spread p99 - p50 within each document (ms):   " + " ".join(f"{d:.0f}" for d in spreads))
     print(
         f"    after the 201:           p50 {percentile(after_201, 50):7.1f} ms  "
         f"p99 {percentile(after_201, 99):7.1f} ms  max {max(after_201):7.1f} ms"

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -92,6 +93,9 @@ class FeedHub:
         self._waiters: set[Waiter] = set()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        # Its own thread: a page of new events is read without queueing behind the submission
+        # batcher and the log integrator in the loop's default executor.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lnx-feed-hub")
         self.head = 0
 
     @property
@@ -115,6 +119,7 @@ class FeedHub:
         for waiter in list(self._waiters):
             waiter.end("closed")
         self._waiters.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def register(self, principal: Principal, filters: Filters, cursor: int, capacity: int) -> Waiter | None:
         """Join the live fan-out at ``cursor``; ``None`` if the hub is already past it (catch up first)."""
@@ -145,7 +150,9 @@ class FeedHub:
     async def _advance(self) -> None:
         while True:
             principals = {w.key: w.principal for w in self._waiters}
-            batch = await asyncio.to_thread(self._fetch, self.head, principals)
+            batch = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._fetch, self.head, principals
+            )
             if batch.hi > self.head:
                 self._dispatch(batch)
                 self.head = batch.hi

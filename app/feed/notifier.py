@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import event
@@ -56,6 +57,7 @@ class FeedNotifier:
         self.head = 0
         """Highest seq known to be committed (from the database or a post-commit NOTIFY)."""
         self.listening = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lnx-feed-poll")
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -78,6 +80,7 @@ class FeedNotifier:
         for name, fn in (("after_commit", self._after_commit), ("after_rollback", self._after_rollback)):
             if event.contains(self._factory, name, fn):
                 event.remove(self._factory, name, fn)
+        self._executor.shutdown(wait=False, cancel_futures=True)
         self.publish(None)  # release waiters so they notice the shutdown
 
     # --- signalling --------------------------------------------------------------------------
@@ -124,7 +127,7 @@ class FeedNotifier:
             interval = SAFETY_POLL_S if self.listening else self._poll_s
             await asyncio.sleep(interval)
             try:
-                head = await asyncio.to_thread(self._read_head)
+                head = await asyncio.get_running_loop().run_in_executor(self._executor, self._read_head)
             except Exception:  # noqa: BLE001 - a busy or restarting database: try again next tick
                 logger.debug("feed head poll failed", exc_info=True)
                 continue
