@@ -75,6 +75,7 @@ def list_visible(
     )
     more = len(documents) > limit
     documents = documents[:limit]
+    repository.preload_chains(session, {d.chain_id for d in documents if d.chain_id})
     items = []
     for document in documents:
         access = (

@@ -13,6 +13,7 @@ from app.documents.models import Document, DocumentChain, DocumentRecipient
 __all__ = [
     "get_document",
     "get_chain",
+    "preload_chains",
     "chain_documents",
     "acknowledgements_of",
     "acknowledgement_by",
@@ -29,10 +30,15 @@ def get_document(session: Session, document_id: str) -> Document | None:
 
 
 def get_chain(session: Session, chain_id: str, *, for_update: bool = False) -> DocumentChain | None:
-    query = select(DocumentChain).where(DocumentChain.id == chain_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalars(query).first()
+    if not for_update:
+        return session.get(DocumentChain, chain_id)  # the identity map answers pre-loaded chains
+    return session.scalars(select(DocumentChain).where(DocumentChain.id == chain_id).with_for_update()).first()
+
+
+def preload_chains(session: Session, chain_ids: set[str]) -> None:
+    """Load a page's chains in one query so that per-document status lookups need none."""
+    if chain_ids:
+        list(session.scalars(select(DocumentChain).where(DocumentChain.id.in_(sorted(chain_ids)))))
 
 
 def chain_documents(session: Session, chain_id: str) -> list[Document]:
