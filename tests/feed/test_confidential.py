@@ -65,7 +65,8 @@ def test_a_bilateral_notification_never_reaches_a_third_state(live_world: World,
     # PAK, the addressee, gets both on every channel: the channels work.
     assert [e["subject"] for e in sse_events(pak_stream["blocks"])] == [secret, public]
     pak_hooks = receiver.wait_for(lambda rs: len([r for r in rs if r.path == "/pak"]) >= 2)
-    assert [r.json["subject"] for r in pak_hooks if r.path == "/pak"] == [secret, public]
+    # Webhooks are at least once and not ordered across deliveries: compare as sets.
+    assert {r.json["subject"] for r in pak_hooks if r.path == "/pak"} == {secret, public}
     assert [e["subject"] for e in poll_all(client, pak)[0]] == [secret, public]
 
     # FRA: only the public one, by poll, by stream and by webhook; the id never appears.
@@ -74,7 +75,7 @@ def test_a_bilateral_notification_never_reaches_a_third_state(live_world: World,
     assert [e["subject"] for e in fra_events] == [public]
     assert secret not in repr(fra_stream["blocks"])
     fra_hooks = [r for r in receiver.requests if r.path == "/fra"]
-    assert [r.json["subject"] for r in fra_hooks] == [public]
+    assert {r.json["subject"] for r in fra_hooks} == {public}
     assert all(secret.encode() not in r.body for r in fra_hooks)
     polled, _ = poll_all(client, fra)
     assert [e["subject"] for e in polled] == [public]
