@@ -14,8 +14,9 @@ Against one real uvicorn worker on 127.0.0.1 (SQLite by default, PostgreSQL with
 The client and the server share this machine's cores, so the delays include the client's own
 scheduling; compare figures of the same run.
 
-Usage: .venv/bin/python bench/feed.py [--clients N] [--events M] [--webhook-docs K]
-                                      [--subscriptions S] [--duration D] [--postgres URL]
+Usage: .venv/bin/python bench/feed.py [--clients N] [--events M] [--gap S] [--poll-gap S]
+                                      [--webhook-docs K] [--subscriptions S] [--duration D]
+                                      [--postgres URL] [--skip abcd]
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ def bench_app() -> Any:
         return Response(bare, media_type="application/json", headers={"Cache-Control": "no-store"})
 
     return app
+
+
+def wait_for_waiters(server: Server, clients: int, timeout: float = 120.0) -> float:
+    """Until the server holds every client in its hub (``/readyz`` reports the hub's waiters)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        checks = httpx.get(server.base + "/readyz", timeout=10).json()["checks"]
+        if checks.get("feed", {}).get("hub_waiters", 0) >= clients:
+            break
+        time.sleep(0.1)
+    return time.perf_counter() - started
 
 
 def free_port() -> int:
@@ -331,8 +343,9 @@ async def run_streams(server: Server, actors: Actors, clients: int, events: int,
             await asyncio.sleep(0.01)
     while connected[0] < clients and time.perf_counter() - started < 120:
         await asyncio.sleep(0.05)
-    print(f"\n(a) {connected[0]:,} SSE streams open in {time.perf_counter() - started:.1f} s")
-    await asyncio.sleep(1.0)
+    await asyncio.to_thread(wait_for_waiters, server, clients)
+    print(f"\n(a) {connected[0]:,} SSE streams open and waiting in {time.perf_counter() - started:.1f} s")
+    await asyncio.sleep(0.5)
     open_rss = rss_mib(server.proc.pid)  # type: ignore[union-attr]
     print(
         f"  server RSS: idle {idle_rss:.0f} MiB, with {connected[0]:,} streams {open_rss:.0f} MiB "
@@ -363,10 +376,14 @@ async def run_polls(server: Server, actors: Actors, clients: int, events: int, g
         tasks.append(asyncio.create_task(poll_client(server.port, auth, head, stop, ready, arrivals)))
         if i % 50 == 49:
             await asyncio.sleep(0.01)
+    started = time.perf_counter()
     while ready[0] < clients:
         await asyncio.sleep(0.05)
-    await asyncio.sleep(2.0)
-    print(f"\n(b) {clients:,} clients in long polls (wait=30)")
+    await asyncio.to_thread(wait_for_waiters, server, clients)
+    print(
+        f"\n(b) {clients:,} clients in long polls (wait=30), all held after {time.perf_counter() - started:.1f} s"
+    )
+    await asyncio.sleep(0.5)
     answered: dict[int, tuple[float, float]] = {}
     for i in range(events):
         answered[head + i + 1] = await asyncio.to_thread(actors.submit)
@@ -529,7 +546,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000, help="SSE subscribers and long-polling clients")
     parser.add_argument("--events", type=int, default=20, help="documents submitted in (a) and (b)")
-    parser.add_argument("--gap", type=float, default=0.5, help="seconds between those documents")
+    parser.add_argument("--gap", type=float, default=0.5, help="seconds between the documents of (a)")
+    parser.add_argument(
+        "--poll-gap",
+        type=float,
+        default=2.5,
+        help="seconds between the documents of (b): every event brings all polls back at once",
+    )
     parser.add_argument("--duration", type=float, default=10, help="seconds of wrk load in (c)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections in (c)")
     parser.add_argument("--subscriptions", type=int, default=10)
@@ -577,7 +600,7 @@ def main() -> None:
             if "a" not in args.skip:
                 asyncio.run(run_streams(server, actors, args.clients, args.events, args.gap))
             if "b" not in args.skip:
-                asyncio.run(run_polls(server, actors, args.clients, args.events, args.gap))
+                asyncio.run(run_polls(server, actors, args.clients, args.events, args.poll_gap))
             if "c" not in args.skip:
                 run_poll_rate(server, actors, args.duration, args.connections)
             if "d" not in args.skip:

@@ -47,6 +47,7 @@ async def run(app: FastAPI) -> AsyncIterator[None]:
             "ok": True,
             "head": hub.head,
             "open_streams": app.state.feed.slots.used,
+            "hub_waiters": hub.waiting,
             "listening": notifier.listening,
             "webhook_worker": None
             if worker is None
