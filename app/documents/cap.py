@@ -229,7 +229,9 @@ def _scope(session: Session, alert: Alert, document: Document) -> None:
     regime = regimes_repository.get_regime(session, document.regime)
     if regime is not None and regime.confidential:
         alert.scope = Scope.PRIVATE
-        alert.addresses_from_list(repository.recipients_of(session, [document.id])[document.id])
+        # Private needs addresses (CAP 1.2 §3.2.1); with no recipient only the issuer reads it.
+        recipients = repository.recipients_of(session, [document.id])[document.id]
+        alert.addresses_from_list(recipients or [document.issuer])
     else:
         alert.scope = Scope.RESTRICTED
         name = regime.name if regime is not None else document.regime

@@ -261,3 +261,17 @@ def test_urgency_follows_the_window(world, start_in: timedelta, days: int, urgen
     root = ET.fromstring(cap_xml(world, payload["id"]))
 
     assert root.findtext("cap:info/cap:urgency", namespaces=NS) == urgency
+
+
+def test_private_alert_without_recipients_is_addressed_to_its_issuer(world) -> None:
+    # cn-ru-2009 is confidential; with IND its only member, "*" expands to nobody.
+    joined = world.client.post(
+        "/v1/regimes/cn-ru-2009/members", json={"participant": "IND"}, headers=world.operator.headers
+    )
+    assert joined.status_code == 200, joined.text
+    payload = accept(world, world.ind, pre_launch("IND", regime="cn-ru-2009", recipients=["*"]))
+
+    root = ET.fromstring(cap_xml(world, payload["id"]))
+
+    assert root.findtext("cap:scope", namespaces=NS) == "Private"
+    assert root.findtext("cap:addresses", namespaces=NS) == "IND"
