@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.auth import service as auth_service
@@ -13,6 +15,8 @@ from app.auth.service import Principal
 from app.config import Settings
 from app.db import session_scope
 from app.ops import ratelimit
+
+logger = logging.getLogger("lnx.auth")
 
 __all__ = [
     "SettingsDep",
@@ -55,8 +59,12 @@ def get_principal(request: Request, settings: SettingsDep) -> Principal:
             last_used_resolution_s=settings.token_last_used_resolution_s,
         )
     if principal.last_used_stale:
-        for session in session_scope(factory):
-            auth_service.touch_token(session, principal.token_id)
+        try:
+            for session in session_scope(factory):
+                auth_service.touch_token(session, principal.token_id)
+        except SQLAlchemyError:
+            # Best effort: a busy writer must never turn an authenticated read into a 500.
+            logger.warning("could not record the token's last use", extra={"token_id": principal.token_id})
     request.state.participant = principal.code
     # Per-token limit (429 + Retry-After); counted after authentication so only real tokens fill it.
     ratelimit.check(request.app.state, settings, principal.token_id)
