@@ -511,15 +511,16 @@ def run_webhooks(server: Server, actors: Actors, subscriptions: int, documents: 
     while sink.count < expected and time.perf_counter() < deadline:
         time.sleep(0.05)
     elapsed = sink.last - started
+    rate = sink.count / elapsed
     print(f"\n(d) webhooks: {subscriptions} subscriptions x {documents} documents = {expected:,} deliveries")
     print(
-        f"  {sink.count:,} delivered in {elapsed:.1f} s from re-enabling: {sink.count / elapsed:,.0f} deliveries/s "
+        f"  {sink.count:,} delivered in {elapsed:.1f} s from re-enabling: {rate:,.0f} deliveries/s "
         f"(first after {(sink.first - started) * 1e3:.0f} ms; fan-out, lease, render, sign, POST, record each)"
     )
     baseline = asyncio.run(_httpx_alone(sink, min(expected, 2000), 32))
     print(
         f"  baseline, same run: httpx alone, 32 concurrent POSTs of 3 KB to the same receiver: "
-        f"{baseline:,.0f} req/s (deliveries / baseline: {sink.count / elapsed / baseline:.2f})"
+        f"{baseline:,.0f} req/s (deliveries / baseline: {rate / baseline:.2f})"
     )
 
 
