@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, inspect
 __all__ = ["SchemaState", "alembic_config", "upgrade", "downgrade", "schema_state", "head_revision"]
 
 
-class SchemaState(str, Enum):
+class SchemaState(StrEnum):
     EMPTY = "empty"
     CURRENT = "current"
     OUTDATED = "outdated"

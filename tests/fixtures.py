@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from lnx_client.core import jwk as core_jwk
 
 from app.auth import service as auth_service
 from app.config import Settings
@@ -15,7 +16,6 @@ from app.db import make_engine, make_sessionmaker, session_scope
 from app.main import create_app
 from app.participants import service as participants_service
 from app.participants.schemas import ParticipantCreate
-from lnx_client.core import jwk as core_jwk
 
 
 @pytest.fixture

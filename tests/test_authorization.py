@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from lnx_client.core import jwk as core_jwk
 
 ROLES = ("state", "observer", "auditor", "operator")

@@ -59,7 +59,9 @@ def test_models_match_migrations(empty_database_url):
     engine = make_engine(empty_database_url, pool_size=1)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata
+            )
     finally:
         engine.dispose()
     assert diff == []

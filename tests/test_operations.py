@@ -48,6 +48,12 @@ def test_one_json_log_line_per_request(exchange, settings):
 def test_openapi_lists_the_contract_endpoints(client):
     spec = client.get("/openapi.json").json()
     paths = set(spec["paths"])
-    for path in ("/v1/documents", "/v1/documents/{document_id}", "/v1/participants", "/v1/regimes", "/v1/tokens"):
+    for path in (
+        "/v1/documents",
+        "/v1/documents/{document_id}",
+        "/v1/participants",
+        "/v1/regimes",
+        "/v1/tokens",
+    ):
         assert path in paths
     assert "application/jose" in spec["paths"]["/v1/documents"]["post"]["requestBody"]["content"]

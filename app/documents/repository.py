@@ -32,7 +32,9 @@ def get_document(session: Session, document_id: str) -> Document | None:
 def get_chain(session: Session, chain_id: str, *, for_update: bool = False) -> DocumentChain | None:
     if not for_update:
         return session.get(DocumentChain, chain_id)  # the identity map answers pre-loaded chains
-    return session.scalars(select(DocumentChain).where(DocumentChain.id == chain_id).with_for_update()).first()
+    return session.scalars(
+        select(DocumentChain).where(DocumentChain.id == chain_id).with_for_update()
+    ).first()
 
 
 def preload_chains(session: Session, chain_ids: set[str]) -> None:

@@ -27,7 +27,17 @@ def run(*args: str):
 
 
 def test_operator_bootstrap_and_administration(db_args, tmp_path):
-    r = run("admin", "participant", "add", "ICC", "--name", "Immediate Central Contact", "--role", "operator", *db_args)
+    r = run(
+        "admin",
+        "participant",
+        "add",
+        "ICC",
+        "--name",
+        "Immediate Central Contact",
+        "--role",
+        "operator",
+        *db_args,
+    )
     assert r.exit_code == 0, r.output
     r = run("admin", "participant", "add", "IND", "--name", "India", "--role", "state", *db_args, "--json")
     assert r.exit_code == 0 and json.loads(r.output)["code"] == "IND"
@@ -46,7 +56,9 @@ def test_operator_bootstrap_and_administration(db_args, tmp_path):
     r = run("admin", "key", "add", "IND", "--jwk", str(key_file), *db_args)
     assert r.exit_code == 1 and "private" in r.output.lower()
 
-    r = run("admin", "token", "issue", "IND", "--scope", "read,submit", "--expires-in", "30", *db_args, "--json")
+    r = run(
+        "admin", "token", "issue", "IND", "--scope", "read,submit", "--expires-in", "30", *db_args, "--json"
+    )
     issued = json.loads(r.output)
     assert issued["token"].startswith("lnx_") and issued["scopes"] == ["read", "submit"]
     r = run("admin", "token", "list", "--participant", "IND", *db_args, "--json")

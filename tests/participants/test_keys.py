@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-
 from lnx_client.core import jwk as core_jwk
 from lnx_client.core import jws as core_jws
+
 from tests.conftest import TESTDATA
 
 

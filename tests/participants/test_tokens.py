@@ -13,7 +13,9 @@ from app.participants.models import ApiToken
 def test_issue_use_list_revoke(exchange):
     client, op = exchange.client, exchange.operator.headers
     exchange.add("IND")
-    r = client.post("/v1/tokens", json={"participant": "IND", "scopes": ["read"], "expires_in_days": 30}, headers=op)
+    r = client.post(
+        "/v1/tokens", json={"participant": "IND", "scopes": ["read"], "expires_in_days": 30}, headers=op
+    )
     assert r.status_code == 201
     issued = r.json()
     token, token_id = issued["token"], issued["id"]

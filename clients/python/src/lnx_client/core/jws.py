@@ -130,7 +130,9 @@ class ParsedJws:
 # --- parsing ------------------------------------------------------------------------------------
 
 
-def parse_compact(token: str | bytes, *, max_size: int = DEFAULT_MAX_SIZE, expected_typ: str = TYP) -> ParsedJws:
+def parse_compact(
+    token: str | bytes, *, max_size: int = DEFAULT_MAX_SIZE, expected_typ: str = TYP
+) -> ParsedJws:
     """Split, decode and check a compact JWS (RFC 7515 §5.2 steps 1-8, made strict).
 
     Raises only :class:`JwsError`. The signature is *not* verified here; see
