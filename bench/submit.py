@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -410,6 +411,7 @@ def configuration(label: str, url: str, workers: int, args: argparse.Namespace) 
     finally:
         lnx.stop()
         bare.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def machine_note() -> str:
@@ -445,9 +447,11 @@ def main() -> None:
         "| lnx accepted/s | lnx p50 / p99 ms | lnx CPU ms/doc | lnx / bare |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    configuration(
-        "SQLite", f"sqlite:///{Path(tempfile.mkdtemp(prefix='lnx-bench-db-')) / 'lnx.sqlite3'}", 1, args
-    )
+    db_dir = Path(tempfile.mkdtemp(prefix="lnx-bench-db-"))
+    try:
+        configuration("SQLite", f"sqlite:///{db_dir / 'lnx.sqlite3'}", 1, args)
+    finally:
+        shutil.rmtree(db_dir, ignore_errors=True)
     server_url = os.environ.get("LNX_BENCH_DATABASE_URL")
     if server_url and not args.skip_postgres:
         for workers in (1, 2):
