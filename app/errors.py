@@ -133,7 +133,8 @@ def problem_response(
     if errors:
         body["errors"] = errors
     if extra:
-        body.update(extra)
+        # Extension members never overwrite the RFC 9457 members (type, title, status, ...).
+        body.update({k: v for k, v in extra.items() if k not in body})
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/problem+json", headers=headers or None
     )
