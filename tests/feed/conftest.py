@@ -201,10 +201,10 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             record = Received(
                 self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()
             )
-            status, headers, delay = receiver.respond(record)
-            with receiver.cond:
+            with receiver.cond:  # received, whatever the answer will be
                 receiver.requests.append(record)
                 receiver.cond.notify_all()
+            status, headers, delay = receiver.respond(record)
             if delay:
                 time.sleep(delay)
             try:
