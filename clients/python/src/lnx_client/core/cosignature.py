@@ -17,19 +17,17 @@ import time
 from collections.abc import Callable
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .checkpoint import parse_checkpoint
 from .note import (
-    NoteError,
+    Ed25519KeyVerifier,
     NoteSignature,
     NoteSigner,
-    NoteVerifier,
     check_key_name,
     format_vkey,
     key_id,
-    parse_vkey,
 )
 
 __all__ = [
@@ -101,30 +99,11 @@ class CosignatureSigner(NoteSigner):
         return self.sign_at(text, int(self._clock()))
 
 
-class CosignatureVerifier(NoteVerifier):
+class CosignatureVerifier(Ed25519KeyVerifier):
     """Verifies a witness's cosignatures; usable in ``note.open_note``."""
 
-    def __init__(self, name: str, public_key: bytes) -> None:
-        check_key_name(name)
-        if len(public_key) != 32:
-            raise NoteError("Ed25519 public keys are 32 bytes")
-        self.name = name
-        self.public_key = bytes(public_key)
-        self.key_id = key_id(name, bytes([ALG_COSIGNATURE_V1]) + self.public_key)
-        self._key = Ed25519PublicKey.from_public_bytes(self.public_key)
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> CosignatureVerifier:
-        """Parse ``<name>+<hex key ID>+<base64(0x04 || public key)>``."""
-        name, _, alg, public = parse_vkey(vkey)
-        if alg != ALG_COSIGNATURE_V1:
-            raise NoteError(f"verifier key has signature type {alg:#04x}, not a cosignature (0x04)")
-        return cls(name, public)
-
-    @property
-    def vkey(self) -> str:
-        """The verifier key string."""
-        return format_vkey(self.name, bytes([ALG_COSIGNATURE_V1]) + self.public_key)
+    SIGNATURE_TYPE = ALG_COSIGNATURE_V1
+    TYPE_NAME = "a cosignature"
 
     def signature_timestamp(self, signature: bytes) -> int | None:
         """The timestamp a well-formed cosignature carries (check ``verify`` first)."""

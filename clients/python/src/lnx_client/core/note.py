@@ -19,12 +19,14 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 __all__ = [
+    "Ed25519KeyVerifier",
     "ALG_ED25519",
     "MAX_SIGNATURES",
     "NoteError",
@@ -238,8 +240,15 @@ class Signer(NoteSigner):
         return self._key.sign(text)
 
 
-class Verifier(NoteVerifier):
-    """An Ed25519 note verifier (signature type 0x01)."""
+class Ed25519KeyVerifier(NoteVerifier):
+    """A verifier holding a named Ed25519 public key of one signature type.
+
+    Signed-note (0x01) and cosignature (0x04) keys differ only in the type byte that the key ID
+    and the verifier key string carry, and in what ``verify`` checks; this class holds the rest.
+    """
+
+    SIGNATURE_TYPE: int = ALG_ED25519
+    TYPE_NAME: str = "Ed25519"
 
     def __init__(self, name: str, public_key: bytes) -> None:
         check_key_name(name)
@@ -247,21 +256,27 @@ class Verifier(NoteVerifier):
             raise NoteError("Ed25519 public keys are 32 bytes")
         self.name = name
         self.public_key = bytes(public_key)
-        self.key_id = key_id(name, bytes([ALG_ED25519]) + self.public_key)
+        self.key_id = key_id(name, bytes([self.SIGNATURE_TYPE]) + self.public_key)
         self._key = Ed25519PublicKey.from_public_bytes(self.public_key)
 
     @classmethod
-    def from_vkey(cls, vkey: str) -> Verifier:
-        """Parse ``<name>+<hex key ID>+<base64(0x01 || public key)>``."""
+    def from_vkey(cls, vkey: str) -> Self:
+        """Parse ``<name>+<hex key ID>+<base64(type || public key)>`` of this class's type."""
         name, _, alg, public = parse_vkey(vkey)
-        if alg != ALG_ED25519:
-            raise NoteError(f"verifier key has signature type {alg:#04x}, not Ed25519 (0x01)")
+        if alg != cls.SIGNATURE_TYPE:
+            raise NoteError(
+                f"verifier key has signature type {alg:#04x}, not {cls.TYPE_NAME} ({cls.SIGNATURE_TYPE:#04x})"
+            )
         return cls(name, public)
 
     @property
     def vkey(self) -> str:
         """The verifier key string."""
-        return format_vkey(self.name, bytes([ALG_ED25519]) + self.public_key)
+        return format_vkey(self.name, bytes([self.SIGNATURE_TYPE]) + self.public_key)
+
+
+class Verifier(Ed25519KeyVerifier):
+    """An Ed25519 note verifier (signature type 0x01)."""
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         """Ed25519 verification of the note text."""
