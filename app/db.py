@@ -112,10 +112,17 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def session_scope(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
-    """Commit on success, roll back on error: the caller (request, job) owns the transaction."""
-    session = factory()
+    """Commit on success, roll back on error: the caller (request, job) owns the transaction.
+
+    A read-only session is bound to the engine with the ``lnx_read_only`` option (a plain
+    deferred BEGIN on SQLite) and, like every session, takes its pooled connection only at
+    first use, so a request never holds a connection while it is still authenticating.
+    """
     if read_only:
-        session.connection(execution_options={"lnx_read_only": True})
+        engine = factory.kw["bind"]
+        session = factory(bind=engine.execution_options(lnx_read_only=True))
+    else:
+        session = factory()
     try:
         yield session
         session.commit()
