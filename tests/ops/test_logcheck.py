@@ -34,9 +34,11 @@ def test_a_database_that_was_never_served_passes(settings: Settings) -> None:
 
 
 def _bump_last_char(column: str) -> str:
+    # substr(x, length(x), 1), not substr(x, -1): PostgreSQL reads a negative start as "from the
+    # beginning", so the CASE never saw the last character and an 'A' was left unchanged.
     return (
         f"UPDATE documents SET {column} = substr({column}, 1, length({column}) - 1) || "
-        f"CASE WHEN substr({column}, -1) = 'A' THEN 'B' ELSE 'A' END WHERE log_index = :i"
+        f"CASE WHEN substr({column}, length({column}), 1) = 'A' THEN 'B' ELSE 'A' END WHERE log_index = :i"
     )
 
 
