@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     token_last_used_resolution_s: int = Field(
         default=60, ge=0, description="A token's last-used time is written at most this often."
     )
+    auth_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a process trusts a token it has looked up (0 = look up every request).",
+    )
 
     webhook_allow_private: bool = Field(
         default=False, description="Allow webhook URLs resolving to loopback/private/link-local addresses."
@@ -79,6 +85,14 @@ class Settings(BaseSettings):
     )
     run_webhook_worker: bool = Field(
         default=True, description="Run the webhook delivery worker inside serve."
+    )
+    webhook_subscription_concurrency: int = Field(
+        default=4, ge=1, le=1000, description="Most attempts in flight per subscription per worker."
+    )
+    webhook_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="Finished deliveries and their attempts are pruned after this many days (0 = never).",
     )
 
     metrics_enabled: bool = Field(default=True, description="Expose Prometheus metrics at /metrics.")

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.auth.cache import TOUCH_OPTION
 from app.auth.tokens import TOKEN_PREFIX, hash_token, new_token, new_token_id, parse_scopes
 from app.db import utcnow
 from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -16,6 +17,8 @@ from app.participants.models import ApiToken, Participant
 __all__ = [
     "Principal",
     "authenticate",
+    "authenticate_hash",
+    "bearer_token",
     "touch_token",
     "issue_token",
     "revoke_token",
@@ -47,20 +50,37 @@ class IssuedToken:
     record: ApiToken
 
 
-def authenticate(
-    session: Session, authorization: str | None, *, last_used_resolution_s: int = 60
-) -> Principal:
-    """The principal behind an ``Authorization: Bearer`` header; 401 for anything else."""
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer lnx_...`` header; 401 for anything else."""
     if not authorization:
         raise Unauthorized("a bearer token is required", code="missing-token")
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
         raise Unauthorized("the Authorization header must be 'Bearer lnx_...'", code="invalid-token")
+    return token
+
+
+def token_expired() -> Unauthorized:
+    return Unauthorized("the token has expired", code="invalid-token")
+
+
+def authenticate(
+    session: Session, authorization: str | None, *, last_used_resolution_s: int = 60
+) -> Principal:
+    """The principal behind an ``Authorization: Bearer`` header; 401 for anything else."""
+    token_hash = hash_token(bearer_token(authorization))
+    return authenticate_hash(session, token_hash, last_used_resolution_s=last_used_resolution_s)[0]
+
+
+def authenticate_hash(
+    session: Session, token_hash: str, *, last_used_resolution_s: int = 60
+) -> tuple[Principal, datetime | None]:
+    """The principal behind a token's hash, and the token's expiry; 401 if it is not usable now."""
     row = session.execute(
         select(ApiToken, Participant)
         .join(Participant, Participant.code == ApiToken.participant_code)
-        .where(ApiToken.token_hash == hash_token(token))
+        .where(ApiToken.token_hash == token_hash)
     ).first()
     now = utcnow()
     if row is None:
@@ -69,24 +89,30 @@ def authenticate(
     if record.revoked_at is not None:
         raise Unauthorized("the token has been revoked", code="invalid-token")
     if record.expires_at is not None and record.expires_at <= now:
-        raise Unauthorized("the token has expired", code="invalid-token")
+        raise token_expired()
     if not participant.active:
         raise Unauthorized("the participant is deactivated", code="invalid-token")
     stale = record.last_used_at is None or now - record.last_used_at >= timedelta(
         seconds=last_used_resolution_s
     )
-    return Principal(
+    principal = Principal(
         code=participant.code,
         role=participant.role,
         token_id=record.id,
         scopes=record.scope_set,
         last_used_stale=stale,
     )
+    return principal, record.expires_at
 
 
 def touch_token(session: Session, token_id: str) -> None:
     """Record a token's use; called at most once a resolution period so reads stay reads."""
-    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow()))
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id)
+        .values(last_used_at=utcnow())
+        .execution_options(**{TOUCH_OPTION: True})
+    )
 
 
 def issue_token(
