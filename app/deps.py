@@ -100,6 +100,9 @@ async def get_principal(request: Request) -> Principal:
     ``async`` so that a cached token costs no trip through the thread pool; the database work of a
     miss runs there. The token's expiry is checked against the cached record on every request.
     """
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:  # already authenticated for this request (several dependencies ask)
+        return cached
     settings: Settings = request.app.state.settings
     token_hash = hash_token(auth_service.bearer_token(request.headers.get("authorization")))
     cache = _auth_cache(request, settings)
@@ -116,6 +119,7 @@ async def get_principal(request: Request) -> Principal:
             entry.touch_after = now + settings.token_last_used_resolution_s
             await run_in_threadpool(_touch, factory, principal.token_id)
     request.state.participant = principal.code
+    request.state.principal = principal
     # Per-token limit (429 + Retry-After); counted after authentication so only real tokens fill it.
     ratelimit.check(request.app.state, settings, principal.token_id)
     return principal
@@ -127,7 +131,10 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def require(scope: str, *roles: str) -> Callable[[Principal], Principal]:
     """A dependency that admits a principal whose token has ``scope`` and whose role is in ``roles``."""
 
-    async def dependency(principal: CurrentPrincipal) -> Principal:
+    # One flat dependency (not one on top of ``CurrentPrincipal``): each level of FastAPI's
+    # dependency tree costs as much per request as the whole cached authentication.
+    async def dependency(request: Request) -> Principal:
+        principal = await get_principal(request)
         principal.require(scope, roles or None)
         return principal
 

@@ -62,6 +62,8 @@ async def run(app: FastAPI) -> AsyncIterator[None]:
             await worker.stop()
         await hub.stop()
         await notifier.stop()
+        if app.state.feed.probe is not None:
+            app.state.feed.probe.close()
 
 
 async def run_worker(settings: Settings, *, concurrency: int = 32, grace_s: float = 10.0) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select, true, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
@@ -45,9 +46,15 @@ __all__ = [
 ]
 
 
-def head_seq(session: Session) -> int:
-    """The highest committed seq (0 when empty); every seq at or below it is committed (gap-free)."""
-    next_seq = session.scalar(select(FeedHead.next_seq).where(FeedHead.id == 1))
+_HEAD = select(FeedHead.next_seq).where(FeedHead.id == 1)
+
+
+def head_seq(session: Session | Connection) -> int:
+    """The highest committed seq (0 when empty); every seq at or below it is committed (gap-free).
+
+    Also on a bare connection, for the hot path that needs nothing but this (``app.feed.head``).
+    """
+    next_seq = session.scalar(_HEAD)
     return int(next_seq or 1) - 1
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import math
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import QueryParams
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
-from app.deps import ReaderDep
+from app.deps import ReaderDep, require
 from app.feed import streams
 from app.feed.events import Filters, parse_cursor
 from app.feed.streams import FeedRuntime
@@ -17,6 +20,8 @@ from app.feed.subscription_routes import router as subscriptions_router
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["feed"])
+require_reader = require("read")
+_NO_FILTERS = Filters()
 router.include_router(subscriptions_router)
 
 TypeQuery = Annotated[
@@ -45,21 +50,76 @@ async def _cursor(runtime: FeedRuntime, value: str | None, name: str) -> int:
     return cursor
 
 
-@router.get("/feed", responses={200: {"description": "`{events: [CloudEvent...], next: cursor}`"}})
-async def poll_feed(
-    request: Request,
-    principal: ReaderDep,
-    after: AfterQuery = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    wait: Annotated[float, Query(ge=0, le=30, description="Seconds to hold the request for new events.")] = 0,
-    type: TypeQuery = None,
-    issuer: IssuerQuery = None,
-    regime: RegimeQuery = None,
-) -> Response:
+def _query_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+_LIST = {"type": "array", "items": {"type": "string"}}
+_FEED_PARAMETERS = [
+    _query_parameter(
+        "after",
+        "Cursor: the id of the last event seen, `0` for the beginning, or `latest`.",
+        {"type": "string"},
+    ),
+    _query_parameter(
+        "limit", "Most events returned.", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}
+    ),
+    _query_parameter(
+        "wait",
+        "Seconds to hold the request for new events.",
+        {"type": "number", "minimum": 0, "maximum": 30, "default": 0},
+    ),
+    _query_parameter(
+        "type",
+        "Event types: `pre-launch` or `org.lnx.document.pre-launch.v1`, `reminder`; repeatable.",
+        _LIST,
+    ),
+    _query_parameter("issuer", "Issuer codes; repeatable.", _LIST),
+    _query_parameter("regime", "Regime ids; repeatable.", _LIST),
+]
+
+
+def _invalid(name: str, message: str, kind: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", name), "msg": message, "type": kind}])
+
+
+def _number(query: QueryParams, name: str, default: float, lo: float, hi: float, *, integer: bool) -> float:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise _invalid(
+            name, f"Input should be {kind}", "int_parsing" if integer else "float_parsing"
+        ) from None
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise _invalid(name, f"Input should be between {lo:g} and {hi:g}", "range")
+    return value
+
+
+@router.get(
+    "/feed",
+    responses={200: {"description": "`{events: [CloudEvent...], next: cursor}`"}},
+    openapi_extra={"parameters": _FEED_PARAMETERS},
+)
+async def poll_feed(request: Request) -> Response:
     """Visible events after the cursor, in log order; with `wait`, a long poll."""
+    # The query is read by hand (and documented through ``openapi_extra``) and the principal is
+    # asked for directly: polling an up-to-date cursor is the hottest read of the exchange, and
+    # FastAPI's per-parameter validation and dependency tree cost more than the rest of it.
+    principal = await require_reader(request)
+    query = request.query_params
     runtime = _runtime(request)
-    filters = Filters.build(type, issuer, regime)
-    cursor = await _cursor(runtime, after, "after")
+    limit = int(_number(query, "limit", 100, 1, 1000, integer=True))
+    wait = _number(query, "wait", 0.0, 0, 30, integer=False)
+    filters = (
+        Filters.build(query.getlist("type"), query.getlist("issuer"), query.getlist("regime"))
+        if ("type" in query or "issuer" in query or "regime" in query)
+        else _NO_FILTERS
+    )
+    cursor = await _cursor(runtime, query.get("after"), "after")
     release = runtime.slots.acquire()
     try:
         wait_s = min(wait, runtime.settings.max_feed_wait_s)

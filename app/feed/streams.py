@@ -24,6 +24,7 @@ from app.db import utcnow
 from app.errors import BadRequest, ServiceUnavailable
 from app.feed import repository, service
 from app.feed.events import Filters, RenderedEvent, page_body
+from app.feed.head import HeadProbe
 from app.feed.hub import FeedHub, Waiter
 from app.feed.notifier import FeedNotifier
 from app.feed.tx import transaction
@@ -74,6 +75,16 @@ class FeedRuntime:
     slots: StreamSlots
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(8))
     token_recheck_s: float = TOKEN_RECHECK_S
+    probe: HeadProbe | None = None
+
+    def __post_init__(self) -> None:
+        if self.probe is None:
+            self.probe = HeadProbe(self.factory)
+
+    @property
+    def known_head(self) -> int:
+        """The highest seq this process knows to be committed (no query)."""
+        return max(self.hub.head, self.notifier.head)
 
     async def pull(
         self, principal: Principal, after: int, limit: int, filters: Filters
@@ -89,16 +100,14 @@ class FeedRuntime:
             return service.events_after(session, principal, after, limit, filters, now=utcnow())
 
     async def current_head(self) -> int:
-        def read() -> int:
-            with transaction(self.factory, read_only=True) as session:
-                return repository.head_seq(session)
-
-        return await anyio.to_thread.run_sync(read, limiter=self.limiter)
+        """The committed head, read after this call began (shared with concurrent callers)."""
+        assert self.probe is not None
+        return await self.probe.read()
 
     async def check_cursor(self, cursor: int) -> None:
         """400 for a cursor beyond the committed head: it was not issued by this exchange's feed
         (another exchange, a restored backup); waiting on it would silently skip events."""
-        if cursor <= max(self.hub.head, self.notifier.head):
+        if cursor <= self.known_head:
             return
         if cursor > await self.current_head():
             raise BadRequest(
@@ -127,11 +136,18 @@ async def long_poll(
     """``{events, next}``: visible events past ``after``; held up to ``wait_s`` until one exists."""
     hub = runtime.hub
     cursor = after
+    if wait_s <= 0:
+        # The hot path of a client polling an up-to-date cursor: no event past it is known here
+        # and none was committed before this request (a shared head read): answer at once.
+        if cursor >= runtime.known_head and cursor >= await runtime.current_head():
+            return page_body((), cursor)
+        events, cursor = await runtime.pull(principal, cursor, limit, filters)
+        return page_body(events, cursor)
     deadline = time.monotonic() + wait_s
     while True:
-        if wait_s <= 0 or cursor < hub.head:
+        if cursor < hub.head:
             events, cursor = await runtime.pull(principal, cursor, limit, filters)
-            if events or wait_s <= 0:
+            if events:
                 return page_body(events, cursor)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
