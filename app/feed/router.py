@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from starlette.datastructures import QueryParams
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
+from starlette.datastructures import QueryParams
 
 from app.deps import ReaderDep, require
 from app.feed import streams
