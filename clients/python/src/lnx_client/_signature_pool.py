@@ -1,58 +1,75 @@
-"""The audit's signature checks, on a process pool over all cores (inline for small audits)."""
+"""The audit's signature checks: strict parsing here, signature verification on a process pool.
+
+Every document goes through exactly the checks of :func:`lnx_client.verify.verify_document`, in
+the same order and with the same failures, split in two:
+
+- **in this process**, as the document arrives from the list endpoint: the strict JWS reading
+  (:func:`~lnx_client.verify.parse_document`, core ``jws.parse_compact``: canonical base64url,
+  header rules, strict JSON without duplicate members), and the comparisons that need the served
+  document: the payload's ``issuer``, then the served payload and ``id``/``type``/``regime``
+  against the signed ones. The served payload never has to be serialised for another process,
+  and a protected header shared by a key's documents is read once
+  (:class:`~lnx_client.core.jws.HeaderCache`, same result);
+- **in worker processes**, over chunks of :data:`CHUNK` documents: the key (``kid`` in the
+  issuer's JWKS as it stood, usable, valid at the entry's integrated time, ``alg`` pinned by it)
+  and the Ed25519/ES256 verification itself (:func:`~lnx_client.verify.check_signature`). A task
+  carries only bytes and short strings: the signing input and the signature, ``kid``, ``alg``.
+
+The comparisons' failures count only for a document whose signature then verifies, as when one
+process does everything (a bad signature is reported alone). Small audits run inline.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.context
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from .core.jws import HeaderCache
 from .errors import VerificationError
-from .verify import KeySet, verify_document
+from .verify import KeySet, check_signature, issuer_problem, parse_document, parse_time
 
-__all__ = ["CHUNK", "POOL_THRESHOLD", "Failure", "SignatureChecks", "Task", "check_chunk", "pool_context"]
+__all__ = [
+    "CHUNK",
+    "POOL_THRESHOLD",
+    "Failure",
+    "SignatureChecks",
+    "Task",
+    "check_signatures",
+    "pool_context",
+]
 
-CHUNK = 256  # documents per task
+CHUNK = 1000  # documents per worker task: tens of milliseconds of work, so per-task costs vanish
 POOL_THRESHOLD = 512  # below this many signatures, a process pool costs more than it saves
 
-Task = tuple[int, dict[str, Any], str]
-"""``(log index, the document as served, the entry's integrated time)``."""
+#: The served fields compared with the signed payload's.
+_METADATA = ("id", "type", "regime")
+
+Task = tuple[int, Any, str, str, Any, bytes, bytes, str]
+"""``(log index, document id, issuer, kid, alg, signing input, signature, integrated time)``."""
 Failure = tuple[str, str, int, str | None]
 """``(code, reason, log index, document id)``."""
 
 
-def check_chunk(chunk: list[Task], jwks: dict[str, dict[str, Any]]) -> tuple[int, list[Failure]]:
-    """Verify documents' signatures at their integrated time; compare served and signed payloads."""
-    verified = 0
+def check_signatures(chunk: list[Task], jwks: dict[str, dict[str, Any]]) -> list[Failure]:
+    """Check each task's key at its integrated time and verify its signature (in a worker)."""
     failures: list[Failure] = []
     keys = {issuer: KeySet(snapshot) for issuer, snapshot in jwks.items()}
-    for index, served, at in chunk:
-        doc_id = served.get("id")
-        issuer = served.get("issuer")
+    times: dict[str, datetime] = {}
+    for index, doc_id, issuer, kid, alg, signing_input, signature, at in chunk:
+        when = times.get(at)
+        if when is None:
+            when = times[at] = parse_time(at) or datetime.now(UTC)
         try:
-            checked = verify_document(served["jws"], keys[issuer], at=at, issuer=issuer)
+            check_signature(kid, alg, signing_input, signature, keys[issuer], when)
         except VerificationError as exc:
             failures.append((exc.code, exc.message, index, doc_id))
-            continue
-        verified += 1
-        signed = checked.payload
-        if served.get("payload") != signed:
-            failures.append(
-                ("payload-mismatch", "the payload served differs from the signed payload", index, doc_id)
-            )
-        for name in ("id", "type", "regime"):
-            if name in served and served[name] != signed.get(name):
-                failures.append(
-                    (
-                        "metadata-mismatch",
-                        f"the served {name} {served[name]!r} is not the signed {signed.get(name)!r}",
-                        index,
-                        doc_id,
-                    )
-                )
-    return verified, failures
+    return failures
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
@@ -65,50 +82,122 @@ def pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-class SignatureChecks:
-    """Runs :func:`check_chunk` inline for small audits and on a process pool for large ones."""
+@dataclass
+class _Chunk:
+    tasks: list[Task] = field(default_factory=list)
+    jwks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: per log index, for the few documents with a problem found here: the issuer mismatch
+    #: (which makes the signature check fail), or the payload/metadata mismatches (reported
+    #: once the signature verifies).
+    deferred: dict[int, tuple[Failure | None, list[Failure]]] = field(default_factory=dict)
+    future: Future[list[Failure]] | None = None
 
-    def __init__(self, workers: int, threshold: int = POOL_THRESHOLD) -> None:
+
+class SignatureChecks:
+    """The signature checks of an audit's documents: :meth:`add` each, then :meth:`results`."""
+
+    def __init__(self, workers: int, threshold: int = POOL_THRESHOLD, chunk: int = CHUNK) -> None:
         self.workers = workers
         self.threshold = threshold
-        self._buffer: list[tuple[list[Task], dict[str, dict[str, Any]]]] = []
-        self._buffered = 0
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: list[tuple[int, Future[tuple[int, list[Failure]]]]] = []
+        self.chunk_size = chunk
         self.total = 0
+        self._headers = HeaderCache()
+        self._chunk = _Chunk()
+        self._chunks: list[_Chunk] = []
+        self._refused: list[Failure] = []  # JWSs refused by the strict parse
+        self._pool: ProcessPoolExecutor | None = None
 
-    def add(self, chunk: list[Task], jwks: dict[str, dict[str, Any]]) -> None:
-        self.total += len(chunk)
-        if self._pool is None:
-            self._buffer.append((chunk, jwks))
-            self._buffered += len(chunk)
-            if self.workers > 1 and self._buffered >= self.threshold:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=pool_context())
-                for buffered in self._buffer:
-                    self._futures.append((len(buffered[0]), self._pool.submit(check_chunk, *buffered)))
-                self._buffer = []
+    def add(self, index: int, doc: Mapping[str, Any], at: str, jwks: dict[str, Any]) -> None:
+        """Check the served document ``doc`` (list-endpoint JSON with its ``jws``), logged at
+        ``at``, against ``jwks``, its issuer's JWKS snapshot."""
+        self.total += 1
+        doc_id = doc.get("id")
+        served_issuer = doc.get("issuer")
+        try:
+            parsed = parse_document(doc["jws"], self._headers)
+        except VerificationError as exc:
+            self._refused.append((exc.code, exc.message, index, doc_id))
             return
-        self._futures.append((len(chunk), self._pool.submit(check_chunk, chunk, jwks)))
+        chunk = self._chunk
+        issuer = str(served_issuer)
+        chunk.jwks[issuer] = jwks
+        header = parsed.header
+        chunk.tasks.append(
+            (index, doc_id, issuer, parsed.kid, header.get("alg"), parsed.signing_input, parsed.signature, at)
+        )
+        signed = parsed.payload
+        problem = issuer_problem(signed, served_issuer)
+        if problem is not None:
+            chunk.deferred[index] = ((problem.code, problem.message, index, doc_id), [])
+        elif doc.get("payload") != signed or any(
+            name in doc and doc[name] != signed.get(name) for name in _METADATA
+        ):
+            chunk.deferred[index] = (None, _mismatches(index, doc, signed))
+        if len(chunk.tasks) >= self.chunk_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        chunk, self._chunk = self._chunk, _Chunk()
+        if not chunk.tasks:
+            return
+        self._chunks.append(chunk)
+        if self._pool is None and self.workers > 1 and self.total >= self.threshold:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=pool_context())
+            for waiting in self._chunks:  # those kept while the audit was small
+                waiting.future = self._pool.submit(check_signatures, waiting.tasks, waiting.jwks)
+        elif self._pool is not None:
+            chunk.future = self._pool.submit(check_signatures, chunk.tasks, chunk.jwks)
 
     def results(
         self, progress: Callable[[str, int, int | None], None] | None
     ) -> Iterator[tuple[int, list[Failure]]]:
-        done = 0
+        """``(signatures verified, failures)`` per chunk, after the strict parse's refusals."""
+        self._flush()
+        done = len(self._refused)
         try:
-            if self._pool is None:
-                for chunk, jwks in self._buffer:
-                    result = check_chunk(chunk, jwks)
-                    done += len(chunk)
-                    if progress:
-                        progress("signatures", done, self.total)
-                    yield result
-                return
-            for count, future in self._futures:
-                result = future.result()
-                done += count
+            if self._refused:
+                yield 0, self._refused
+            for chunk in self._chunks:
+                if chunk.future is not None:
+                    failed = chunk.future.result()
+                else:
+                    failed = check_signatures(chunk.tasks, chunk.jwks)
+                chunk.future = None
+                verified = len(chunk.tasks) - len(failed)
+                if chunk.deferred:
+                    unverified = {failure[2] for failure in failed}
+                    for index, (mismatch, mismatches) in chunk.deferred.items():
+                        if index in unverified:
+                            continue  # a signature that does not hold is reported alone
+                        if mismatch is not None:
+                            verified -= 1
+                            failed.append(mismatch)
+                        else:
+                            failed.extend(mismatches)
+                done += len(chunk.tasks)
+                chunk.tasks, chunk.deferred = [], {}
                 if progress:
                     progress("signatures", done, self.total)
-                yield result
+                yield verified, failed
         finally:
             if self._pool is not None:
                 self._pool.shutdown(cancel_futures=True)
+
+
+def _mismatches(index: int, doc: Mapping[str, Any], signed: dict[str, Any]) -> list[Failure]:
+    """The served payload, ``id``, ``type`` and ``regime`` must be the signed ones."""
+    doc_id = doc.get("id")
+    out: list[Failure] = []
+    if doc.get("payload") != signed:
+        out.append(("payload-mismatch", "the payload served differs from the signed payload", index, doc_id))
+    for name in _METADATA:
+        if name in doc and doc[name] != signed.get(name):
+            out.append(
+                (
+                    "metadata-mismatch",
+                    f"the served {name} {doc[name]!r} is not the signed {signed.get(name)!r}",
+                    index,
+                    doc_id,
+                )
+            )
+    return out

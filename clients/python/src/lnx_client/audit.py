@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _endpoints as api
-from ._signature_pool import CHUNK, POOL_THRESHOLD, SignatureChecks, Task
+from ._signature_pool import POOL_THRESHOLD, SignatureChecks
 from ._tree import root_and_tile_levels
 from .client import Client
 from .core import merkle, tiles
@@ -52,8 +52,6 @@ __all__ = [
 Progress = Callable[[str, int, int | None], None]
 """``progress(stage, done, total)``; stages: ``entries``, ``documents``, ``signatures``."""
 
-#: What a document's signature check needs (and so what travels to the worker processes).
-_CHECKED = ("id", "issuer", "type", "regime", "jws", "payload")
 #: Failures that mean the log showed two incompatible histories (or rewrote one).
 SPLIT_VIEW_CODES = frozenset({"split-view", "inconsistent", "log-shrank", "log-key-changed"})
 PAGE_SIZE = 1000
@@ -272,7 +270,6 @@ class _Auditor:
         report = self.report
         owners: dict[int, str] = {}
         jwks: dict[str, dict[str, Any] | None] = {}
-        pending: list[Task] = []
         token: str | None = None
         seen = 0
         while True:
@@ -281,19 +278,15 @@ class _Auditor:
             page = self.client.request(dataclasses.replace(call, parse=lambda r: r.json()))
             for doc in page["documents"]:
                 seen += 1
-                task = self._document(doc, size, leaves, owners, jwks)
-                if task is not None:
-                    pending.append(task)
-                    if len(pending) >= CHUNK:
-                        checks.add(pending, self._jwks_for(pending, jwks))
-                        pending = []
+                check = self._document(doc, size, leaves, owners, jwks)
+                if check is not None:
+                    index, entry_time, snapshot = check
+                    checks.add(index, doc, entry_time, snapshot)
             if self.progress:
                 self.progress("documents", seen, None)
             token = page.get("next_page_token")
             if not token:
                 break
-        if pending:
-            checks.add(pending, self._jwks_for(pending, jwks))
         if self.complete and leaves is not None:
             for index in range(size):
                 if index not in owners:
@@ -308,7 +301,9 @@ class _Auditor:
         leaves: _Leaves | None,
         owners: dict[int, str],
         jwks: dict[str, dict[str, Any] | None],
-    ) -> Task | None:
+    ) -> tuple[int, str, dict[str, Any]] | None:
+        """The log checks of one listed document; for a full one whose log entry holds, what its
+        signature check needs: ``(index, the entry's integrated time, the issuer's JWKS)``."""
         report = self.report
         index, doc_id = doc.get("log_index"), doc.get("id")
         if not isinstance(index, int) or index < 0:
@@ -366,15 +361,11 @@ class _Auditor:
             except LnxClientError as exc:
                 jwks[issuer] = None
                 report.warnings.append(f"the JWKS of {issuer} could not be fetched: {exc}")
-        if jwks[issuer] is None:
+        snapshot = jwks[issuer]
+        if snapshot is None:
             report.fail("jwks-unavailable", f"the keys of {issuer} could not be fetched", index, doc_id)
             return None
-        return index, {name: doc[name] for name in _CHECKED if name in doc}, entry_time
-
-    @staticmethod
-    def _jwks_for(chunk: list[Task], jwks: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
-        issuers = {str(doc.get("issuer")) for _, doc, _ in chunk}
-        return {i: jwks[i] for i in issuers if jwks.get(i) is not None}  # type: ignore[misc]
+        return index, entry_time, snapshot
 
 
 def run_audit(

@@ -25,7 +25,7 @@ from .core import merkle
 from .core.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from .core.entry import entry_bytes, format_integrated_time
 from .core.jwk import JwkError, PublicJwk, parse_public_jwk
-from .core.jws import JwsError, ParsedJws, parse_compact, verify_signature
+from .core.jws import HeaderCache, JwsError, ParsedJws, parse_compact, verify_signed_bytes
 from .core.note import NoteError, NoteVerifier, Verifier
 from .core.tlogproof import TlogProofError, parse_tlog_proof, verify_tlog_proof
 from .errors import VerificationError
@@ -34,9 +34,12 @@ from .models import ConsistencyProof, Jwks, Receipt
 __all__ = [
     "KeySet",
     "VerifiedDocument",
+    "check_signature",
+    "issuer_problem",
     "key_valid_at",
     "log_verifier",
     "open_log_checkpoint",
+    "parse_document",
     "parse_time",
     "verify_consistency",
     "verify_document",
@@ -144,9 +147,9 @@ def _snapshot_key(entry: Mapping[str, Any]) -> _SnapshotKey:
     return _SnapshotKey(dict(entry), public, None, *times)
 
 
-def _parse(jws: str | bytes) -> ParsedJws:
+def _parse(jws: str | bytes, header_cache: HeaderCache | None = None) -> ParsedJws:
     try:
-        return parse_compact(jws)
+        return parse_compact(jws, header_cache=header_cache)
     except JwsError as exc:
         raise VerificationError(f"jws-{exc.code.replace('_', '-')}", f"the JWS is malformed: {exc}") from None
 
@@ -168,28 +171,56 @@ def verify_document(
     when = parse_time(at) or datetime.now(UTC)
     parsed = _parse(jws)
     keys = jwks if isinstance(jwks, KeySet) else KeySet(jwks)
-    key = keys.get(parsed.kid)
+    key = _check_parsed(parsed, keys, when, issuer)
+    return VerifiedDocument(parsed.payload, parsed.header, parsed.kid, key.entry, when)
+
+
+def parse_document(jws: str | bytes, header_cache: HeaderCache | None = None) -> ParsedJws:
+    """The strict reading of a document's JWS (core :func:`~lnx_client.core.jws.parse_compact`),
+    its refusals as :class:`VerificationError` (``jws-<code>``), as in :func:`verify_document`."""
+    return _parse(jws, header_cache)
+
+
+def check_signature(
+    kid: str, alg: Any, signing_input: bytes, signature: bytes, keys: KeySet, when: datetime
+) -> _SnapshotKey:
+    """:func:`verify_document`'s checks after the parse and before the issuer, on the parts of a
+    parsed JWS: ``kid`` is in the JWKS, usable, valid at ``when``; ``alg`` is the key's; the
+    signature verifies. Raises :class:`VerificationError`; returns the JWKS entry."""
+    key = keys.get(kid)
     if key is None:
-        raise VerificationError("unknown-kid", f"no key {parsed.kid} in the JWKS")
+        raise VerificationError("unknown-kid", f"no key {kid} in the JWKS")
     if key.public is None:
-        raise VerificationError("invalid-key", f"key {parsed.kid}: {key.problem}")
+        raise VerificationError("invalid-key", f"key {kid}: {key.problem}")
     problem = _validity_problem(key.not_before, key.not_after, key.revoked_at, when)
     if problem is not None:
-        raise VerificationError(
-            "key-not-valid", f"key {parsed.kid} was not valid for this document: {problem}"
-        )
-    public = key.public
+        raise VerificationError("key-not-valid", f"key {kid} was not valid for this document: {problem}")
     try:
-        verify_signature(parsed, public)
+        verify_signed_bytes(alg, signing_input, signature, key.public)
     except JwsError as exc:
         raise VerificationError(
             f"jws-{exc.code.replace('_', '-')}", f"the signature is invalid: {exc}"
         ) from None
-    if issuer is not None and parsed.payload.get("issuer") != issuer:
-        raise VerificationError(
-            "issuer-mismatch", f"the payload's issuer {parsed.payload.get('issuer')!r} is not {issuer}"
+    return key
+
+
+def issuer_problem(payload: Mapping[str, Any], issuer: str | None) -> VerificationError | None:
+    """:func:`verify_document`'s last check: the payload's ``issuer`` must be ``issuer`` (if given)."""
+    if issuer is not None and payload.get("issuer") != issuer:
+        return VerificationError(
+            "issuer-mismatch", f"the payload's issuer {payload.get('issuer')!r} is not {issuer}"
         )
-    return VerifiedDocument(parsed.payload, parsed.header, parsed.kid, key.entry, when)
+    return None
+
+
+def _check_parsed(parsed: ParsedJws, keys: KeySet, when: datetime, issuer: str | None) -> _SnapshotKey:
+    key = check_signature(
+        parsed.kid, parsed.header.get("alg"), parsed.signing_input, parsed.signature, keys, when
+    )
+    problem = issuer_problem(parsed.payload, issuer)
+    if problem is not None:
+        raise problem
+    return key
 
 
 def log_verifier(log_vkey: str | NoteVerifier) -> NoteVerifier:

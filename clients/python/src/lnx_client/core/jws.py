@@ -70,6 +70,7 @@ __all__ = [
     "FORBIDDEN_HEADER_MEMBERS",
     "SIGNATURE_BYTES",
     "TYP",
+    "HeaderCache",
     "JwkSigner",
     "JwsError",
     "ParsedJws",
@@ -79,6 +80,7 @@ __all__ = [
     "sign_compact",
     "verify_compact",
     "verify_signature",
+    "verify_signed_bytes",
 ]
 
 TYP = "lnx+json"
@@ -131,13 +133,21 @@ class ParsedJws:
 
 
 def parse_compact(
-    token: str | bytes, *, max_size: int = DEFAULT_MAX_SIZE, expected_typ: str = TYP
+    token: str | bytes,
+    *,
+    max_size: int = DEFAULT_MAX_SIZE,
+    expected_typ: str = TYP,
+    header_cache: HeaderCache | None = None,
 ) -> ParsedJws:
     """Split, decode and check a compact JWS (RFC 7515 §5.2 steps 1-8, made strict).
 
     Raises only :class:`JwsError`. The signature is *not* verified here; see
     :func:`verify_signature` / :func:`verify_compact`. ``expected_typ`` is ``lnx+json`` for
     documents; other signed objects of the exchange (key rotation requests) name their own.
+
+    ``header_cache`` (a :class:`HeaderCache`) spares re-reading a header segment already read
+    and accepted: documents signed with one key share one header segment, and its strict reading
+    is a function of its bytes (and ``expected_typ``), so the result is the same as without it.
     """
     raw = _ascii_bytes(token)
     if len(raw) > max_size:
@@ -145,14 +155,52 @@ def parse_compact(
     segments = raw.split(b".")
     if len(segments) != 3:
         raise JwsError("malformed", "a compact JWS has exactly three segments")
-    header_bytes, payload_bytes, signature = (
-        _decode_segment(s, n) for s, n in zip(segments, _SEGMENT_NAMES, strict=True)
-    )
-    header = _json_object(header_bytes, "header")
-    _check_header(header, expected_typ)
+    header_segment, payload_segment, signature_segment = segments
+    header = header_cache.get(header_segment, expected_typ) if header_cache is not None else None
+    if header is not None:
+        # The header segment decoded and passed every check before: only the others can fail,
+        # in the same order as below (payload segment, signature segment, payload JSON).
+        payload_bytes = _decode_segment(payload_segment, "payload")
+        signature = _decode_segment(signature_segment, "signature")
+    else:
+        header_bytes, payload_bytes, signature = (
+            _decode_segment(s, n) for s, n in zip(segments, _SEGMENT_NAMES, strict=True)
+        )
+        header = _json_object(header_bytes, "header")
+        _check_header(header, expected_typ)
+        if header_cache is not None:
+            header_cache.put(header_segment, expected_typ, header)
+            header = dict(header)
     payload = _json_object(payload_bytes, "payload")
-    signing_input = segments[0] + b"." + segments[1]
+    signing_input = header_segment + b"." + payload_segment
     return ParsedJws(header, payload, payload_bytes, signing_input, signature, raw)
+
+
+class HeaderCache:
+    """Protected headers already read and accepted by :func:`parse_compact`, by segment and ``typ``.
+
+    Only accepted headers are kept (a refused one is read again, and refused again, each time);
+    each hit returns a fresh copy, so a caller changing a header cannot change another's. At most
+    ``size`` segments are kept (then the cache starts over).
+    """
+
+    __slots__ = ("_entries", "_size")
+
+    def __init__(self, size: int = 1024) -> None:
+        self._entries: dict[tuple[bytes, str], dict[str, Any]] = {}
+        self._size = size
+
+    def get(self, segment: bytes, typ: str) -> dict[str, Any] | None:
+        header = self._entries.get((segment, typ))
+        return None if header is None else dict(header)
+
+    def put(self, segment: bytes, typ: str, header: dict[str, Any]) -> None:
+        if len(self._entries) >= self._size:
+            self._entries.clear()
+        self._entries[(segment, typ)] = dict(header)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 _SEGMENT_NAMES = ("header", "payload", "signature")
@@ -186,29 +234,42 @@ def _json_object(data: bytes, name: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise JwsError("not_utf8", f"the {name} is not UTF-8") from None
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        if text.startswith("\ufeff"):  # as json.loads: a byte order mark is not JSON
+            raise ValueError("a byte order mark is not JSON")
+        value = _DECODER.decode(text)
     except JwsError:
         raise
     except (ValueError, RecursionError):
         raise JwsError("invalid_json", f"the {name} is not valid JSON") from None
     if not isinstance(value, dict):
         raise JwsError("not_json_object", f"the {name} is not a JSON object")
-    if not _is_unicode_clean(value):
+    # ``text`` is strict UTF-8, which cannot carry a surrogate: the only way a lone surrogate
+    # enters a parsed string is a \uD800-\uDFFF escape, so without any \u escape (the common
+    # case) there is nothing to look for.
+    if "\\u" in text and not _is_unicode_clean(value):
         raise JwsError("invalid_json", f"the {name} contains a lone surrogate (RFC 7493 §2.1)")
     return value
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    out = {}
     for key, value in pairs:
         if key in out:
             raise JwsError("duplicate_json_key", f"duplicate JSON member name {key!r}")
         out[key] = value
-    return out
+    raise AssertionError("unreachable: fewer members than pairs means a repeated name")  # pragma: no cover
 
 
 def _no_constants(name: str) -> Any:
     raise JwsError("invalid_json", f"{name} is not JSON (RFC 8259 §6)")
+
+
+#: ``json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)``, with
+#: the decoder (and its scanner) made once rather than at every call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
 
 
 def _is_unicode_clean(value: Any) -> bool:
@@ -271,15 +332,23 @@ def verify_signature(parsed: ParsedJws, jwk: PublicJwk) -> None:
     Checks the algorithm against the key first (:func:`check_alg_for_key`). Raises
     ``JwsError("bad_signature")`` if the signature is not 64 bytes or does not verify.
     """
-    check_alg_for_key(parsed.header, jwk)
-    if len(parsed.signature) != SIGNATURE_BYTES:
+    verify_signed_bytes(parsed.header.get("alg"), parsed.signing_input, parsed.signature, jwk)
+
+
+def verify_signed_bytes(alg: Any, signing_input: bytes, signature: bytes, jwk: PublicJwk) -> None:
+    """:func:`verify_signature` on the parts of a JWS that :func:`parse_compact` accepted: the
+    header's ``alg``, the signing input and the decoded signature (what a worker process needs)."""
+    if alg not in jwk.allowed_algs:
+        allowed = ", ".join(sorted(jwk.allowed_algs))
+        raise JwsError("alg_key_mismatch", f"this {jwk.family} key signs only with {allowed}")
+    if len(signature) != SIGNATURE_BYTES:
         raise JwsError("bad_signature", f"the signature must be {SIGNATURE_BYTES} bytes")
     try:
         if isinstance(jwk.public_key, Ed25519PublicKey):
-            jwk.public_key.verify(parsed.signature, parsed.signing_input)
+            jwk.public_key.verify(signature, signing_input)
         else:
-            der = ecdsa_raw_to_der(parsed.signature)
-            jwk.public_key.verify(der, parsed.signing_input, ec.ECDSA(hashes.SHA256()))
+            der = ecdsa_raw_to_der(signature)
+            jwk.public_key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         raise JwsError("bad_signature", "the signature does not verify") from None
 
