@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         le=1000,
         description="How long a submission batch gathers company before committing.",
     )
+    key_cache_ttl_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How long the submit path's first key check trusts a key it has read (0 = no cache).",
+    )
 
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Request body limit (413 above).")
     max_page_size: int = Field(

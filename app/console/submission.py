@@ -12,32 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from lnx_client.core.entry import format_integrated_time
 
 from app.auth.service import Principal
-from app.db import session_scope, utcnow
-from app.documents import intake as intake_module
-from app.documents import views
+from app.documents import submission
 from app.errors import ValidationFailed
-from app.log import service as log_service
 
 __all__ = ["acknowledge"]
-
-
-def _take_in(request: Request, principal: Principal, raw: str) -> intake_module.Intake:
-    settings = request.app.state.settings
-    for session in session_scope(request.app.state.sessionmaker, read_only=True):
-        return intake_module.take_in(session, principal, raw, max_size=settings.max_body_bytes, now=utcnow())
-    raise AssertionError("unreachable")
-
-
-def _receipt(request: Request, document: Any) -> dict[str, Any]:
-    for session in session_scope(request.app.state.sessionmaker, read_only=True):
-        body = views.receipt(document, log_service.receipt_proof(session, document.log_index))
-        body["entry_time"] = format_integrated_time(document.integrated_time)
-        return body
-    raise AssertionError("unreachable")
 
 
 def _refuse(message: str, pointer: str = "") -> ValidationFailed:
@@ -53,12 +34,15 @@ async def acknowledge(
     raw = raw.strip()
     if not raw:
         raise _refuse("paste or upload the signed acknowledgement (a compact JWS)")
-    intake = await run_in_threadpool(_take_in, request, principal, raw)
+    intake = await submission.take_in(request, principal, raw)
     if intake.payload.type != "acknowledgement":
         raise _refuse(f"this JWS is a {intake.payload.type}, not an acknowledgement", "/type")
     if intake.payload.references != document_id:
         raise _refuse(f"this JWS acknowledges {intake.payload.references}, not {document_id}", "/references")
-    outcome = await request.app.state.submission_batcher.submit(intake)
-    receipt = await run_in_threadpool(_receipt, request, outcome.document)
-    receipt["jws"] = raw
+    outcome = await submission.submit(request, intake)
+    receipt = {
+        **outcome.receipt,
+        "entry_time": format_integrated_time(outcome.document.integrated_time),
+        "jws": raw,
+    }
     return receipt, outcome.created

@@ -3,8 +3,13 @@
 One durable ORM commit per request caps a server near 650–950 documents/s (LIMITS.md); gathering
 the submissions that arrive within a few milliseconds and committing them together lifts that
 bound while every client still gets its answer only after its document, log leaf and feed event
-are committed and integrated into a signed checkpoint. Each submission runs in its own SAVEPOINT,
-so one refused document never takes the others of its batch down with it.
+are committed and integrated into a signed checkpoint.
+
+A batch is one call of ``service.accept_batch``: refused submissions write nothing, so they never
+take the others down with them. Should the batch's statements fail as a whole (another worker
+stored one of its ids a moment earlier), the batch is replayed one submission at a time, each in
+its own SAVEPOINT, so that only the loser of the race is told to retry. Receipts are made per
+batch too: one checkpoint read and one node fetch for all its inclusion proofs.
 """
 
 from __future__ import annotations
@@ -13,15 +18,18 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import session_scope, utcnow
 from app.documents import service as documents_service
+from app.documents import views
 from app.documents.intake import Intake
 from app.documents.models import Document
 from app.errors import LnxError, ServiceUnavailable
+from app.log import service as log_service
 
 __all__ = ["SubmissionBatcher", "Outcome"]
 
@@ -32,12 +40,23 @@ logger = logging.getLogger("lnx.documents.batcher")
 class Outcome:
     document: Document
     created: bool
+    receipt: dict[str, object] = field(default_factory=dict)
+    """The receipt (contract §3) with its tlog-proof, filled in once the entry is integrated."""
 
 
 @dataclass(slots=True)
 class _Pending:
     intake: Intake
     future: asyncio.Future[Outcome] = field(repr=False)
+
+
+def _concurrent_submission() -> ServiceUnavailable:
+    """Another worker stored the same id a moment ago; a retry answers 200 or 409."""
+    return ServiceUnavailable(
+        "a concurrent submission of the same id was stored first; retry",
+        code="concurrent-submission",
+        headers={"Retry-After": "1"},
+    )
 
 
 class SubmissionBatcher:
@@ -134,14 +153,15 @@ class SubmissionBatcher:
 
     async def _finish(self, batch: list[_Pending], results: list[Outcome | BaseException]) -> None:
         """Answer a committed batch once a signed checkpoint covers its new entries."""
-        indexes = [r.document.log_index for r in results if isinstance(r, Outcome)]
-        integration_error: BaseException | None = None
-        if indexes:
+        outcomes = [r for r in results if isinstance(r, Outcome)]
+        failure: BaseException | None = None
+        if outcomes:
             try:
-                await self._wait_integrated(max(indexes))
+                await self._wait_integrated(max(o.document.log_index for o in outcomes))
+                await asyncio.to_thread(self._make_receipts, outcomes)
             except Exception as exc:  # noqa: BLE001 - durable but not yet logged: the client may retry (200)
                 logger.exception("integration after a batch failed")
-                integration_error = (
+                failure = (
                     exc
                     if isinstance(exc, LnxError)
                     else ServiceUnavailable(
@@ -153,34 +173,45 @@ class SubmissionBatcher:
                 continue
             if isinstance(result, BaseException):
                 pending.future.set_exception(result)
-            elif integration_error is not None:
-                pending.future.set_exception(integration_error)
+            elif failure is not None:
+                pending.future.set_exception(failure)
             else:
                 pending.future.set_result(result)
 
+    def _make_receipts(self, outcomes: list[Outcome]) -> None:
+        for session in session_scope(self._factory, read_only=True):
+            proofs = log_service.receipt_proofs(session, [o.document.log_index for o in outcomes])
+        for outcome in outcomes:
+            outcome.receipt = views.receipt(outcome.document, proofs[outcome.document.log_index])
+
     def _commit(self, batch: list[_Pending]) -> list[Outcome | BaseException]:
-        results: list[Outcome | BaseException] = []
         now = utcnow()
+        intakes = [pending.intake for pending in batch]
+        try:
+            for session in session_scope(self._factory):
+                accepted = documents_service.accept_batch(session, intakes, now)
+        except IntegrityError:
+            if len(batch) == 1:
+                return [_concurrent_submission()]
+            logger.info("a submission batch raced another worker; replaying it one by one")
+            return self._commit_one_by_one(intakes, now)
+        return [r if isinstance(r, LnxError) else Outcome(r.document, r.created) for r in accepted]
+
+    def _commit_one_by_one(self, intakes: list[Intake], now: datetime) -> list[Outcome | BaseException]:
+        results: list[Outcome | BaseException] = []
         for session in session_scope(self._factory):
-            for pending in batch:
+            for intake in intakes:
                 savepoint = session.begin_nested()
                 try:
-                    accepted = documents_service.accept(session, pending.intake, now)
+                    accepted = documents_service.accept(session, intake, now)
                     savepoint.commit()
                     results.append(Outcome(accepted.document, accepted.created))
                 except LnxError as exc:
                     savepoint.rollback()
                     results.append(exc)
                 except IntegrityError:
-                    # Another worker stored the same id a moment ago; a retry answers 200 or 409.
                     savepoint.rollback()
-                    results.append(
-                        ServiceUnavailable(
-                            "a concurrent submission of the same id was stored first; retry",
-                            code="concurrent-submission",
-                            headers={"Retry-After": "1"},
-                        )
-                    )
+                    results.append(_concurrent_submission())
         return results
 
     def __repr__(self) -> str:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lnx_client.core import jwk as core_jwk
 from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
@@ -21,8 +20,10 @@ from app.documents import signature
 from app.documents.payloads import PayloadError, validate_payload
 from app.errors import Forbidden, LnxError, PayloadTooLarge, ValidationFailed
 from app.participants import repository as participants_repository
+from app.participants.keycache import SigningKey
+from app.participants.models import ParticipantKey
 
-__all__ = ["Intake", "take_in", "SUBMITTING_ROLES"]
+__all__ = ["Intake", "Unverified", "read", "verify", "take_in", "require_valid_key", "SUBMITTING_ROLES"]
 
 SUBMITTING_ROLES = ("state", "observer")
 
@@ -50,8 +51,22 @@ def _jws_problem(exc: signature.JwsError) -> LnxError:
     )
 
 
-def take_in(session: Session, principal: Principal, raw: str, *, max_size: int, now: datetime) -> Intake:
-    """Parse, validate and verify; raises problem errors naming what is wrong."""
+@dataclass(frozen=True, slots=True)
+class Unverified:
+    """A submission whose JWS and payload are well-formed, before its key and signature are checked."""
+
+    raw: str
+    parsed: signature.ParsedJws
+    payload: Any
+    principal: Principal
+
+    @property
+    def kid(self) -> str:
+        return str(self.parsed.header.get("kid"))
+
+
+def read(principal: Principal, raw: str, *, max_size: int) -> Unverified:
+    """Stage one, no I/O: strict JWS parse, payload schema, issuer and role; raises problem errors."""
     principal.require("submit", SUBMITTING_ROLES)
     try:
         parsed = signature.parse(raw, max_size=max_size)
@@ -70,8 +85,12 @@ def take_in(session: Session, principal: Principal, raw: str, *, max_size: int, 
         )
     if principal.role == "observer" and payload.type != "acknowledgement":
         raise Forbidden("observers submit acknowledgements only", code="role-not-allowed")
-    kid = str(parsed.header.get("kid"))
-    key = participants_repository.get_key(session, kid)
+    return Unverified(raw if isinstance(raw, str) else raw.decode("ascii"), parsed, payload, principal)
+
+
+def verify(unverified: Unverified, key: SigningKey | None, now: datetime) -> Intake:
+    """Stage two, no I/O: the key (looked up by the caller) is the issuer's and valid; the signature holds."""
+    kid, payload = unverified.kid, unverified.payload
     if key is None:
         raise ValidationFailed(
             "the kid is not a registered key",
@@ -80,18 +99,30 @@ def take_in(session: Session, principal: Principal, raw: str, *, max_size: int, 
         )
     if key.participant_code != payload.issuer:
         raise Forbidden("the signing key does not belong to the issuer", code="key-not-owned")
-    if not key.is_valid_at(now):
-        state = "revoked" if key.revoked_at is not None and key.revoked_at <= now else "not valid now"
-        raise Forbidden(f"the signing key is {state}", code="key-not-valid")
+    require_valid_key(key, now)
     try:
-        signature.verify(parsed, core_jwk.parse_public_jwk(key.jwk))
+        signature.verify(unverified.parsed, key.public)
     except signature.JwsError as exc:
         raise _jws_problem(exc) from exc
     return Intake(
-        raw=raw if isinstance(raw, str) else raw.decode("ascii"),
-        header=dict(parsed.header),
-        payload_obj=dict(parsed.payload),
+        raw=unverified.raw,
+        header=dict(unverified.parsed.header),
+        payload_obj=dict(unverified.parsed.payload),
         payload=payload,
         kid=kid,
-        principal=principal,
+        principal=unverified.principal,
     )
+
+
+def require_valid_key(key: SigningKey | ParticipantKey, now: datetime) -> None:
+    """Refuse a key outside its validity, saying whether it was revoked (both key checks use this)."""
+    if not key.is_valid_at(now):
+        state = "revoked" if key.revoked_at is not None and key.revoked_at <= now else "not valid now"
+        raise Forbidden(f"the signing key is {state}", code="key-not-valid")
+
+
+def take_in(session: Session, principal: Principal, raw: str, *, max_size: int, now: datetime) -> Intake:
+    """Both stages with the key read in ``session`` (the CLI, the demo and the console use this)."""
+    unverified = read(principal, raw, max_size=max_size)
+    row = participants_repository.get_key(session, unverified.kid)
+    return verify(unverified, SigningKey.of(row) if row is not None else None, now)

@@ -1,4 +1,4 @@
-"""Starts and stops the submission batcher with the application (after the log has started)."""
+"""Starts and stops the submission batcher (and its key cache) with the application, after the log."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from app.documents.batcher import SubmissionBatcher
 from app.log import lifecycle as log_lifecycle
+from app.participants.keycache import KeyCache
 
 __all__ = ["run"]
 
@@ -20,6 +21,7 @@ async def run(app: FastAPI) -> AsyncIterator[None]:
     async def wait_integrated(index: int) -> int:
         return await log_lifecycle.wait_integrated(app, index)
 
+    app.state.key_cache = KeyCache(app.state.sessionmaker, ttl_s=settings.key_cache_ttl_s)
     batcher = SubmissionBatcher(
         app.state.sessionmaker,
         wait_integrated,

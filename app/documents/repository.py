@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -12,6 +13,9 @@ from app.documents.models import Document, DocumentChain, DocumentRecipient
 
 __all__ = [
     "get_document",
+    "get_documents",
+    "lock_chains",
+    "acknowledgers_of",
     "get_chain",
     "preload_chains",
     "chain_documents",
@@ -27,6 +31,35 @@ CHAIN_OPEN = ("scheduled", "updated")
 
 def get_document(session: Session, document_id: str) -> Document | None:
     return session.get(Document, document_id)
+
+
+def get_documents(session: Session, document_ids: set[str]) -> dict[str, Document]:
+    if not document_ids:
+        return {}
+    return {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(document_ids)))}
+
+
+def lock_chains(session: Session, chain_ids: set[str]) -> list[dict[str, Any]]:
+    """Chain rows as plain dicts, row-locked until the transaction ends (PostgreSQL)."""
+    if not chain_ids:
+        return []
+    table = DocumentChain.__table__
+    rows = session.execute(
+        select(table).where(table.c.id.in_(sorted(chain_ids))).order_by(table.c.id).with_for_update()
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def acknowledgers_of(session: Session, document_ids: set[str]) -> set[tuple[str, str]]:
+    """``(document id, acknowledging participant)`` for every acknowledgement of these documents."""
+    if not document_ids:
+        return set()
+    rows = session.execute(
+        select(Document.references_id, Document.issuer).where(
+            Document.type == "acknowledgement", Document.references_id.in_(document_ids)
+        )
+    )
+    return {(str(ref), str(issuer)) for ref, issuer in rows}
 
 
 def get_chain(session: Session, chain_id: str, *, for_update: bool = False) -> DocumentChain | None:

@@ -7,15 +7,12 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
-from app.db import session_scope, utcnow
+from app.db import utcnow
 from app.deps import CurrentPrincipal, ReaderDep, ReadSessionDep, SettingsDep
-from app.documents import intake as intake_module
-from app.documents import reading, views
+from app.documents import reading, submission, views
 from app.documents.visibility import Access
 from app.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
-from app.log import service as log_service
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -63,18 +60,6 @@ async def _read_jws(request: Request) -> str:
     raise UnsupportedMediaType(f"send {JOSE} or application/json, not {content_type or 'nothing'}")
 
 
-def _take_in(request: Request, principal: Any, raw: str, max_size: int) -> intake_module.Intake:
-    for session in session_scope(request.app.state.sessionmaker, read_only=True):
-        return intake_module.take_in(session, principal, raw, max_size=max_size, now=utcnow())
-    raise AssertionError("unreachable")
-
-
-def _receipt(request: Request, document: Any) -> dict[str, Any]:
-    for session in session_scope(request.app.state.sessionmaker, read_only=True):
-        return views.receipt(document, log_service.receipt_proof(session, document.log_index))
-    raise AssertionError("unreachable")
-
-
 @router.post(
     "/documents",
     status_code=201,
@@ -84,10 +69,10 @@ def _receipt(request: Request, document: Any) -> dict[str, Any]:
 async def submit(request: Request, principal: CurrentPrincipal, settings: SettingsDep) -> Response:
     """Submit a signed document; answers with its receipt once it is committed and logged."""
     raw = await _read_jws(request)
-    intake = await run_in_threadpool(_take_in, request, principal, raw, settings.max_body_bytes)
-    outcome = await request.app.state.submission_batcher.submit(intake)
-    body = await run_in_threadpool(_receipt, request, outcome.document)
-    return _json(body, 201 if outcome.created else 200, {"Location": f"/v1/documents/{outcome.document.id}"})
+    outcome = await submission.submit(request, await submission.take_in(request, principal, raw))
+    return _json(
+        outcome.receipt, 201 if outcome.created else 200, {"Location": f"/v1/documents/{outcome.document.id}"}
+    )
 
 
 DocumentType = Literal[

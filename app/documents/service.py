@@ -1,35 +1,63 @@
 """Accepting documents: the rules that need the database (identity, regime membership, recipients,
 references and chains), findings, and storage with the log leaf and the feed event in the same
 transaction. Services never commit; the caller (the submission batcher) owns the transaction.
+
+Submissions arrive in batches (group commit, ``app.documents.batcher``), and the write section is
+what every submission of the exchange queues for, so it is built for batches:
+
+1. ``_Known.load`` reads what the rules need with one query per kind, for the whole batch:
+   documents with the submitted or referenced ids, the signing keys, regimes and their members,
+   the referenced documents' recipients, their chains (row-locked) and earlier acknowledgements;
+2. ``_admit`` applies the rules to each submission in order, in memory. What an accepted
+   submission adds (its document, recipients, chain change, acknowledgement) goes into the same
+   in-memory state, so a later submission of the batch sees it exactly as it would have seen it
+   committed: an update may follow its pre-launch notification in the same batch;
+3. ``_store`` writes every accepted document with one statement per table: one log-index
+   allocation, one insert of leaves, documents, recipients and chains, and one feed-sequence
+   allocation with its events.
+
+A refused submission writes nothing, so one bad document never needs a SAVEPOINT to spare the
+rest. Only a uniqueness race with another worker (the same id stored by a concurrent batch)
+fails the statement for the whole batch; the batcher then replays it one submission at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from lnx_client.core.entry import entry_bytes
 from shapely.geometry import shape
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from app.documents import repository
-from app.documents.intake import Intake
+from app.documents.intake import Intake, require_valid_key
 from app.documents.models import Document, DocumentChain, DocumentRecipient
-from app.documents.visibility import Access, access_to
-from app.errors import Conflict, Forbidden, ValidationFailed
+from app.documents.visibility import Access, access_given
+from app.errors import Conflict, Forbidden, LnxError, ValidationFailed
 from app.feed import outbox
 from app.log import service as log_service
 from app.participants import repository as participants_repository
+from app.participants.models import ParticipantKey
 from app.regimes import repository as regimes_repository
 from app.regimes import service as regimes_service
+from app.regimes.models import Regime
 from app.regimes.rules import evaluate
 
-__all__ = ["Accepted", "accept", "CHAIN_TYPES", "chain_status"]
+__all__ = ["Accepted", "accept", "accept_batch", "CHAIN_TYPES", "chain_status"]
 
 CHAIN_TYPES = ("pre-launch", "pre-launch-update", "cancellation", "post-launch")
+_FOLLOW_UPS = ("pre-launch-update", "cancellation")
+_NO_ENTRUSTED: frozenset[str] = frozenset()  # submitters are states and observers, never auditors
+
+_documents = Document.__table__
+_recipients = DocumentRecipient.__table__
+_chains = DocumentChain.__table__
+_CHAIN_COLUMNS = tuple(c.name for c in _chains.columns)
+_DOCUMENT_COLUMNS = tuple(c.name for c in _documents.columns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +79,67 @@ def chain_status(chain: DocumentChain | None, now: datetime) -> str | None:
     return chain.status
 
 
-def _resolve_recipients(session: Session, intake: Intake, members: set[str]) -> list[str]:
+# ---------------------------------------------------------------- what a batch knows
+
+
+@dataclass(slots=True)
+class _Chain:
+    """A chain row being read and changed by the batch (``new``: inserted, else updated if ``changed``)."""
+
+    row: dict[str, Any]
+    new: bool
+    changed: bool = False
+
+
+@dataclass(slots=True)
+class _Known:
+    """The rows the rules of a batch read, plus what earlier submissions of the batch added."""
+
+    documents: dict[str, Document]
+    recipients: dict[str, set[str]]
+    keys: dict[str, ParticipantKey]
+    regimes: dict[str, Regime]
+    members: dict[str, set[str]]
+    chains: dict[str, _Chain]
+    acknowledged: set[tuple[str, str]]
+    boundaries: dict[str, Any] = field(default_factory=dict)
+    staged: list[tuple[Document, list[str]]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, session: Session, intakes: list[Intake]) -> _Known:
+        ids = {i.payload.id for i in intakes}
+        refs = {ref for i in intakes if (ref := getattr(i.payload, "references", None))}
+        documents = repository.get_documents(session, ids | refs)
+        stored_refs = refs & documents.keys()
+        chain_ids = {c for r in stored_refs if (c := documents[r].chain_id) is not None}
+        regime_ids = {i.payload.regime for i in intakes}
+        return cls(
+            documents=documents,
+            recipients={k: set(v) for k, v in repository.recipients_of(session, sorted(stored_refs)).items()},
+            keys=participants_repository.get_keys(session, {i.kid for i in intakes}),
+            regimes=regimes_repository.get_regimes(session, regime_ids),
+            members=regimes_repository.members_of(session, regime_ids),
+            chains={row["id"]: _Chain(row, new=False) for row in repository.lock_chains(session, chain_ids)},
+            acknowledged=repository.acknowledgers_of(session, stored_refs),
+        )
+
+    def boundary_of(self, regime: Regime) -> Any:
+        if regime.id not in self.boundaries:
+            self.boundaries[regime.id] = shape(regime.boundary) if regime.boundary else None
+        return self.boundaries[regime.id]
+
+    def stage(self, document: Document, recipients: list[str]) -> None:
+        self.documents[document.id] = document
+        self.recipients[document.id] = set(recipients)
+        self.staged.append((document, recipients))
+        if document.type == "acknowledgement" and document.references_id is not None:
+            self.acknowledged.add((document.references_id, document.issuer))
+
+
+# ---------------------------------------------------------------- the rules, per submission
+
+
+def _resolve_recipients(intake: Intake, members: set[str]) -> list[str]:
     payload = intake.payload
     if list(payload.recipients) == ["*"]:
         return sorted(members - {payload.issuer})
@@ -65,11 +153,20 @@ def _resolve_recipients(session: Session, intake: Intake, members: set[str]) -> 
     return sorted(set(payload.recipients) - {payload.issuer})
 
 
-def _referenced(session: Session, intake: Intake, now: datetime) -> Document:
+def _referenced(known: _Known, intake: Intake) -> Document:
     """The referenced document, if the issuer may read it; otherwise the same 422 as for a missing one."""
     ref_id = intake.payload.references
-    target = repository.get_document(session, ref_id)
-    if target is None or access_to(session, intake.principal, target) != Access.FULL:
+    target = known.documents.get(ref_id)
+    if target is None or (
+        access_given(
+            intake.principal,
+            target.issuer,
+            target.regime,
+            intake.principal.code in known.recipients.get(ref_id, ()),
+            _NO_ENTRUSTED,
+        )
+        != Access.FULL
+    ):
         raise _invalid("/references", f"no document {ref_id} that the issuer can read", "unknown-reference")
     if target.regime != intake.payload.regime:
         raise _invalid(
@@ -78,7 +175,7 @@ def _referenced(session: Session, intake: Intake, now: datetime) -> Document:
     return target
 
 
-def _open_chain_of(session: Session, intake: Intake, target: Document, now: datetime) -> DocumentChain:
+def _open_chain_of(known: _Known, intake: Intake, target: Document) -> _Chain:
     payload = intake.payload
     if target.type not in ("pre-launch", "pre-launch-update") or target.chain_id is None:
         raise _invalid(
@@ -88,24 +185,24 @@ def _open_chain_of(session: Session, intake: Intake, target: Document, now: date
         raise _invalid(
             "/references", "a follow-up must extend a notification of the same issuer", "not-own-chain"
         )
-    chain = repository.get_chain(session, target.chain_id, for_update=True)
-    assert chain is not None
-    if chain.status not in repository.CHAIN_OPEN:
+    chain = known.chains[target.chain_id]
+    status, current = chain.row["status"], chain.row["current_id"]
+    if status not in repository.CHAIN_OPEN:
         raise Conflict(
-            f"the notification chain {chain.id} is {chain.status}; it cannot be extended",
+            f"the notification chain {target.chain_id} is {status}; it cannot be extended",
             code="chain-closed",
-            extra={"chain": chain.id, "chain_status": chain.status},
+            extra={"chain": target.chain_id, "chain_status": status},
         )
-    if payload.type == "pre-launch-update" and target.id != chain.current_id:
+    if payload.type == "pre-launch-update" and target.id != current:
         raise Conflict(
-            f"{target.id} has been superseded by {chain.current_id}; an update must refer to the current version",
+            f"{target.id} has been superseded by {current}; an update must refer to the current version",
             code="stale-reference",
-            extra={"current": chain.current_id},
+            extra={"current": current},
         )
     return chain
 
 
-def _check_acknowledgement(session: Session, intake: Intake, target: Document) -> None:
+def _check_acknowledgement(known: _Known, intake: Intake, target: Document) -> None:
     payload = intake.payload
     if target.issuer == payload.issuer:
         raise _invalid(
@@ -116,7 +213,7 @@ def _check_acknowledgement(session: Session, intake: Intake, target: Document) -
     # That the target is addressed to the acknowledger needs no check of its own: _referenced()
     # only returns documents the issuer reads in full, and a submitter (state or observer) reads
     # in full only what it issued (refused above) or what is addressed to it.
-    if repository.acknowledgement_by(session, target.id, payload.issuer) is not None:
+    if (target.id, payload.issuer) in known.acknowledged:
         raise Conflict(f"{payload.issuer} has already acknowledged {target.id}", code="already-acknowledged")
     if payload.recipients != ["*"] and target.issuer not in payload.recipients:
         raise _invalid(
@@ -124,10 +221,12 @@ def _check_acknowledgement(session: Session, intake: Intake, target: Document) -
         )
 
 
-def _findings(session: Session, intake: Intake, regime: Any, now: datetime) -> list[dict[str, Any]]:
-    boundary = shape(regime.boundary) if regime.boundary else None
+def _findings(known: _Known, intake: Intake, regime: Regime, now: datetime) -> list[dict[str, Any]]:
     rules = regimes_service.rules_of(regime)
-    return [f.to_dict() for f in evaluate(intake.payload, rules, now, boundary, sources=regime.sources)]
+    return [
+        f.to_dict()
+        for f in evaluate(intake.payload, rules, now, known.boundary_of(regime), sources=regime.sources)
+    ]
 
 
 def _vehicle_and_window(payload: Any) -> tuple[str | None, datetime | None, datetime | None]:
@@ -140,46 +239,38 @@ def _vehicle_and_window(payload: Any) -> tuple[str | None, datetime | None, date
     )
 
 
-def accept(session: Session, intake: Intake, now: datetime) -> Accepted:
-    """Store a verified submission with its log leaf and feed event, or say precisely why not."""
+def _admit(known: _Known, intake: Intake, now: datetime) -> Accepted:
+    """Apply every rule to one submission; stage it in ``known`` or raise the precise refusal."""
     payload = intake.payload
     jws_sha256 = hashlib.sha256(intake.raw.encode("ascii")).hexdigest()
-    existing = repository.get_document(session, payload.id)
+    existing = known.documents.get(payload.id)
     if existing is not None:
         if existing.jws_sha256 == jws_sha256:
             return Accepted(existing, created=False)
         raise Conflict(f"a different document with id {payload.id} was already accepted", code="duplicate-id")
 
     # Intake checked the key outside this transaction; a revocation may have committed since.
-    key = participants_repository.get_key(session, intake.kid)
-    if key is None or not key.is_valid_at(now):
+    key = known.keys.get(intake.kid)
+    if key is None:
         raise Forbidden("the signing key is no longer valid", code="key-not-valid")
+    require_valid_key(key, now)
 
-    regime = regimes_repository.get_regime(session, payload.regime)
+    regime = known.regimes.get(payload.regime)
     if regime is None:
         raise _invalid("/regime", f"unknown regime {payload.regime}", "unknown-regime")
-    members = set(regimes_repository.member_codes(session, regime.id))
+    members = known.members.get(regime.id, set())
     if payload.issuer not in members:
         raise Forbidden(f"{payload.issuer} is not a member of regime {regime.id}", code="not-a-member")
-    recipients = _resolve_recipients(session, intake, members)
+    recipients = _resolve_recipients(intake, members)
 
-    chain: DocumentChain | None = None
-    target: Document | None = None
-    if payload.type in ("pre-launch-update", "cancellation") or (
-        payload.type == "post-launch" and payload.references
-    ):
-        target = _referenced(session, intake, now)
-        chain = _open_chain_of(session, intake, target, now)
+    chain: _Chain | None = None
+    if payload.type in _FOLLOW_UPS or (payload.type == "post-launch" and payload.references):
+        chain = _open_chain_of(known, intake, _referenced(known, intake))
     elif payload.type == "acknowledgement":
-        target = _referenced(session, intake, now)
-        _check_acknowledgement(session, intake, target)
+        _check_acknowledgement(known, intake, _referenced(known, intake))
 
-    findings = _findings(session, intake, regime, now)
+    findings = _findings(known, intake, regime, now)
     vehicle_class, window_start, window_end = _vehicle_and_window(payload)
-    leaf = entry_bytes(intake.raw.encode("ascii"), now)
-    [(log_index, leaf_hash)] = log_service.sequence_many(session, [leaf], now)
-
-    chain_id = payload.id if payload.type == "pre-launch" else (chain.id if chain is not None else None)
     document = Document(
         id=payload.id,
         type=payload.type,
@@ -191,69 +282,126 @@ def accept(session: Session, intake: Intake, now: datetime) -> Accepted:
         payload=intake.payload_obj,
         recipients=list(payload.recipients),
         references_id=getattr(payload, "references", None),
-        chain_id=chain_id,
+        chain_id=payload.id if payload.type == "pre-launch" else (chain.row["id"] if chain else None),
         issued_at=payload.issued_at,
         received_at=now,
         integrated_time=now,
-        log_index=log_index,
-        leaf_hash=leaf_hash.hex(),
         findings=findings,
         vehicle_class=vehicle_class,
         window_start=window_start,
         window_end=window_end,
         year=getattr(payload, "year", None),
     )
-    session.add(document)
-    session.flush()
-    if recipients:
-        session.execute(
-            insert(DocumentRecipient),
-            [{"document_id": document.id, "participant_code": c} for c in recipients],
+    known.stage(document, recipients)
+    _advance_chain(known, document, chain, now)
+    return Accepted(document, created=True)
+
+
+def _advance_chain(known: _Known, document: Document, chain: _Chain | None, now: datetime) -> None:
+    if document.type == "pre-launch":
+        row = {
+            "id": document.id,
+            "issuer": document.issuer,
+            "regime": document.regime,
+            "status": "scheduled",
+            "current_id": document.id,
+            "closed_by": None,
+            "window_start": document.window_start,
+            "window_end": document.window_end,
+            "vehicle_class": document.vehicle_class,
+            "updated_at": now,
+        }
+        known.chains[document.id] = _Chain(row, new=True)
+        return
+    if chain is None:
+        return
+    row = chain.row
+    if document.type == "pre-launch-update":
+        row.update(
+            status="updated",
+            current_id=document.id,
+            window_start=document.window_start,
+            window_end=document.window_end,
+            vehicle_class=document.vehicle_class,
         )
-    _advance_chain(session, document, chain, now)
+    elif document.type == "cancellation":
+        row.update(status="cancelled", closed_by=document.id)
+    elif document.type == "post-launch":
+        row.update(status="launched", closed_by=document.id)
+    row["updated_at"] = now
+    chain.changed = True
+
+
+# ---------------------------------------------------------------- storage, once per batch
+
+
+def _store(session: Session, known: _Known, now: datetime) -> None:
+    """Write what the batch accepted: leaves, documents, recipients, chains and feed events."""
+    if not known.staged:
+        return
+    documents = [document for document, _ in known.staged]
+    leaves = [entry_bytes(d.jws.encode("ascii"), now) for d in documents]
+    for document, (log_index, leaf_hash) in zip(
+        documents, log_service.sequence_many(session, leaves, now), strict=True
+    ):
+        document.log_index = log_index
+        document.leaf_hash = leaf_hash.hex()
+    session.execute(insert(_documents), [{c: getattr(d, c) for c in _DOCUMENT_COLUMNS} for d in documents])
+    recipient_rows = [
+        {"document_id": document.id, "participant_code": code}
+        for document, recipients in known.staged
+        for code in recipients
+    ]
+    if recipient_rows:
+        session.execute(insert(_recipients), recipient_rows)
+    new_chains = [c.row for c in known.chains.values() if c.new]
+    if new_chains:
+        session.execute(insert(_chains), [{k: row[k] for k in _CHAIN_COLUMNS} for row in new_chains])
+    changed = [c.row for c in known.chains.values() if c.changed and not c.new]
+    if changed:
+        session.execute(
+            update(_chains)
+            .where(_chains.c.id == bindparam("chain_id"))
+            .values({k: bindparam(k) for k in _CHAIN_COLUMNS if k != "id"}),
+            [{"chain_id": row["id"], **{k: row[k] for k in _CHAIN_COLUMNS if k != "id"}} for row in changed],
+        )
     outbox.append_events(
         session,
         [
             {
-                "type": outbox.document_event_type(document.type),
-                "subject": document.id,
+                "type": outbox.document_event_type(d.type),
+                "subject": d.id,
                 "time": now,
-                "document_id": document.id,
-                "issuer": document.issuer,
-                "regime": document.regime,
+                "document_id": d.id,
+                "issuer": d.issuer,
+                "regime": d.regime,
             }
+            for d in documents
         ],
     )
-    return Accepted(document, created=True)
 
 
-def _advance_chain(session: Session, document: Document, chain: DocumentChain | None, now: datetime) -> None:
-    if document.type == "pre-launch":
-        session.add(
-            DocumentChain(
-                id=document.id,
-                issuer=document.issuer,
-                regime=document.regime,
-                status="scheduled",
-                current_id=document.id,
-                window_start=document.window_start,
-                window_end=document.window_end,
-                vehicle_class=document.vehicle_class,
-                updated_at=now,
-            )
-        )
-    elif chain is not None:
-        if document.type == "pre-launch-update":
-            chain.status = "updated"
-            chain.current_id = document.id
-            chain.window_start = document.window_start
-            chain.window_end = document.window_end
-            chain.vehicle_class = document.vehicle_class
-        elif document.type == "cancellation":
-            chain.status = "cancelled"
-            chain.closed_by = document.id
-        elif document.type == "post-launch":
-            chain.status = "launched"
-            chain.closed_by = document.id
-        chain.updated_at = now
-    session.flush()
+def accept_batch(session: Session, intakes: list[Intake], now: datetime) -> list[Accepted | LnxError]:
+    """Store the acceptable submissions of a batch; per submission, its outcome or its refusal.
+
+    Outcomes come in the order of ``intakes``, and so do the log indexes of the new documents.
+    A database error (e.g. a concurrent batch stored the same id) propagates: the transaction is
+    then to be rolled back as a whole.
+    """
+    known = _Known.load(session, intakes)
+    results: list[Accepted | LnxError] = []
+    for intake in intakes:
+        try:
+            results.append(_admit(known, intake, now))
+        except LnxError as exc:
+            results.append(exc)
+    _store(session, known, now)
+    return results
+
+
+def accept(session: Session, intake: Intake, now: datetime) -> Accepted:
+    """Store one verified submission with its log leaf and feed event, or raise why not."""
+    [result] = accept_batch(session, [intake], now)
+    if isinstance(result, LnxError):
+        raise result
+    return result

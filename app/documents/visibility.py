@@ -20,7 +20,14 @@ from app.auth.service import Principal
 from app.documents.models import Document, DocumentRecipient
 from app.regimes.models import RegimeAuditor
 
-__all__ = ["Access", "access_to", "full_access_clause", "any_access_clause", "entrusted_regimes"]
+__all__ = [
+    "Access",
+    "access_to",
+    "access_given",
+    "full_access_clause",
+    "any_access_clause",
+    "entrusted_regimes",
+]
 
 
 class Access(StrEnum):
@@ -57,6 +64,15 @@ def any_access_clause(principal: Principal, entrusted: frozenset[str]) -> Column
     return full_access_clause(principal, entrusted)
 
 
+def access_given(
+    principal: Principal, issuer: str, regime: str, addressed: bool, entrusted: frozenset[str]
+) -> Access:
+    """The rule itself, on facts already known (the batch submission path reads them in bulk)."""
+    if issuer == principal.code or regime in entrusted or addressed:
+        return Access.FULL
+    return Access.METADATA if principal.role == "auditor" else Access.NONE
+
+
 def access_to(
     session: Session, principal: Principal, document: Document, entrusted: frozenset[str] | None = None
 ) -> Access:
@@ -64,16 +80,16 @@ def access_to(
         entrusted = entrusted_regimes(session, principal)
     if document.issuer == principal.code or document.regime in entrusted:
         return Access.FULL
-    addressed = session.scalar(
-        select(
-            exists().where(
-                and_(
-                    DocumentRecipient.document_id == document.id,
-                    DocumentRecipient.participant_code == principal.code,
+    addressed = bool(
+        session.scalar(
+            select(
+                exists().where(
+                    and_(
+                        DocumentRecipient.document_id == document.id,
+                        DocumentRecipient.participant_code == principal.code,
+                    )
                 )
             )
         )
     )
-    if addressed:
-        return Access.FULL
-    return Access.METADATA if principal.role == "auditor" else Access.NONE
+    return access_given(principal, document.issuer, document.regime, addressed, entrusted)

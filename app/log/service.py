@@ -12,7 +12,7 @@ Both run in the caller's transaction and never commit. The Merkle math is the pu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -329,11 +329,36 @@ def receipt_proof(session: Session, index: int) -> str:
     Raises ``NotIntegrated`` (503) if no checkpoint covers the entry yet: call
     ``lifecycle.wait_integrated`` (or ``integrate`` in the same transaction) first.
     """
+    return receipt_proofs(session, [index])[index]
+
+
+_RECEIPT_NODES_PER_QUERY = 128
+
+
+def receipt_proofs(session: Session, indexes: Iterable[int]) -> dict[int, str]:
+    """Receipts for many entries against one checkpoint (the newest), by index.
+
+    A submission batch gets its receipts here: the checkpoint and its cosignatures are read once,
+    and the proofs' nodes, largely shared between neighbouring entries, in a few queries.
+    """
     record = latest_checkpoint(session)
-    if index >= record.size:
-        raise NotIntegrated(f"entry {index} is not covered by a signed checkpoint yet")
-    proof = merkle.inclusion_proof(index, record.size, _node_getter(session))
-    return format_tlog_proof(index, proof, _with_cosignatures(session, record))
+    wanted = sorted(set(indexes))
+    if not wanted:
+        return {}
+    if wanted[-1] >= record.size:
+        raise NotIntegrated(f"entry {wanted[-1]} is not covered by a signed checkpoint yet")
+    checkpoint = _with_cosignatures(session, record)
+    plans = {index: merkle.inclusion_proof_plan(index, record.size) for index in wanted}
+    node_ids = list(dict.fromkeys(node for plan in plans.values() for node in plan.ids))
+    get_nodes = _node_getter(session)
+    nodes: dict[merkle.NodeID, bytes] = {}
+    for start in range(0, len(node_ids), _RECEIPT_NODES_PER_QUERY):
+        chunk = node_ids[start : start + _RECEIPT_NODES_PER_QUERY]
+        nodes.update(zip(chunk, get_nodes(chunk), strict=True))
+    return {
+        index: format_tlog_proof(index, plan.rehash([nodes[node] for node in plan.ids]), checkpoint)
+        for index, plan in plans.items()
+    }
 
 
 # ---------------------------------------------------------------- entries and tiles

@@ -26,6 +26,17 @@ class Participant(Base):
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+def key_valid_at(
+    not_before: datetime, not_after: datetime | None, revoked_at: datetime | None, when: datetime
+) -> bool:
+    """A key signs validly from ``not_before`` until ``not_after`` or its revocation, whichever is first."""
+    if when < not_before:
+        return False
+    if not_after is not None and when >= not_after:
+        return False
+    return revoked_at is None or when < revoked_at
+
+
 class ParticipantKey(Base):
     """A registered public signing key (JWK). ``kid`` is its RFC 7638 thumbprint."""
 
@@ -43,11 +54,7 @@ class ParticipantKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def is_valid_at(self, when: datetime) -> bool:
-        if when < self.not_before:
-            return False
-        if self.not_after is not None and when >= self.not_after:
-            return False
-        return self.revoked_at is None or when < self.revoked_at
+        return key_valid_at(self.not_before, self.not_after, self.revoked_at, when)
 
 
 class ApiToken(Base):

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.participants.models import Participant, ParticipantKey
 
-__all__ = ["get_participant", "list_participants", "get_key", "list_keys", "participant_codes"]
+__all__ = ["get_participant", "list_participants", "get_key", "get_keys", "list_keys", "participant_codes"]
 
 
 def get_participant(session: Session, code: str) -> Participant | None:
@@ -33,6 +33,13 @@ def participant_codes(session: Session, codes: set[str]) -> dict[str, Participan
 
 def get_key(session: Session, kid: str) -> ParticipantKey | None:
     return session.get(ParticipantKey, kid)
+
+
+def get_keys(session: Session, kids: set[str]) -> dict[str, ParticipantKey]:
+    """Several keys by kid in one query (a submission batch re-checks all its keys at once)."""
+    if not kids:
+        return {}
+    return {k.kid: k for k in session.scalars(select(ParticipantKey).where(ParticipantKey.kid.in_(kids)))}
 
 
 def list_keys(session: Session, code: str) -> list[ParticipantKey]:

@@ -7,11 +7,40 @@ from sqlalchemy.orm import Session
 
 from app.regimes.models import Regime, RegimeAuditor, RegimeMembership
 
-__all__ = ["get_regime", "list_regimes", "active_membership", "member_codes", "auditor_codes", "regimes_of"]
+__all__ = [
+    "get_regime",
+    "get_regimes",
+    "members_of",
+    "list_regimes",
+    "active_membership",
+    "member_codes",
+    "auditor_codes",
+    "regimes_of",
+]
 
 
 def get_regime(session: Session, regime_id: str) -> Regime | None:
     return session.get(Regime, regime_id)
+
+
+def get_regimes(session: Session, regime_ids: set[str]) -> dict[str, Regime]:
+    if not regime_ids:
+        return {}
+    return {r.id: r for r in session.scalars(select(Regime).where(Regime.id.in_(regime_ids)))}
+
+
+def members_of(session: Session, regime_ids: set[str]) -> dict[str, set[str]]:
+    """Current members of several regimes in one query; every asked regime has an entry."""
+    out: dict[str, set[str]] = {r: set() for r in regime_ids}
+    if regime_ids:
+        rows = session.execute(
+            select(RegimeMembership.regime_id, RegimeMembership.participant_code).where(
+                RegimeMembership.regime_id.in_(regime_ids), RegimeMembership.left_at.is_(None)
+            )
+        )
+        for regime_id, code in rows:
+            out[regime_id].add(code)
+    return out
 
 
 def list_regimes(session: Session) -> list[Regime]:
