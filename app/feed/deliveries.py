@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -40,6 +41,10 @@ __all__ = [
     "claim",
     "render_jobs",
     "record",
+    "record_batch",
+    "any_active",
+    "prune",
+    "PRUNE_PAGE",
     "next_due_in",
     "retry_after_seconds",
 ]
@@ -47,6 +52,10 @@ __all__ = [
 FANOUT_SCAN = 1000
 """Most seqs fanned out per subscription per transaction (keeps write transactions short)."""
 MAX_RETRY_AFTER_S = 24 * 3600.0
+CLAIM_WINDOW = 1000
+"""Due deliveries a claim looks at to fill its slots under the per-subscription cap."""
+PRUNE_PAGE = 5000
+"""Most finished deliveries deleted per transaction (keeps SQLite's write lock short)."""
 _FANOUT_SUBSCRIPTIONS = 50
 
 
@@ -55,6 +64,7 @@ class Job:
     """One claimed delivery attempt, detached from the session that claimed it."""
 
     delivery_id: int
+    subscription_id: str
     seq: int
     msg_id: str
     attempts: int
@@ -136,30 +146,62 @@ def fan_out(session: Session, now: datetime) -> bool:
     return more
 
 
-def claim(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Job]:
-    """Lease up to ``limit`` due deliveries to the caller."""
+def claim(
+    session: Session,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    *,
+    per_subscription: int | None = None,
+    in_flight: Mapping[str, int] | None = None,
+) -> list[Job]:
+    """Lease up to ``limit`` due deliveries to the caller.
+
+    With ``per_subscription``, no subscription gets more than that many attempts in flight in this
+    worker (counting ``in_flight``, the attempts already running), so one slow endpoint with a
+    backlog cannot take every slot: its deliveries wait while the others' go out.
+    """
+    busy = dict(in_flight or {})
+    cap = per_subscription
+    full = {sub for sub, n in busy.items() if cap is not None and n >= cap}
+    # Look well past ``limit`` (ids only, no locks): candidates of a subscription that reaches its
+    # cap are left for the others'.
+    window = limit if cap is None else CLAIM_WINDOW
+    candidates = repository.due_candidates(session, now, window, full)
+    chosen: list[int] = []
+    for delivery_id, sub in candidates:
+        if len(chosen) >= limit:
+            break
+        if cap is not None and busy.get(sub, 0) >= cap:
+            continue
+        busy[sub] = busy.get(sub, 0) + 1
+        chosen.append(delivery_id)
+    locked = repository.lock_due(session, chosen, now)
     token = secrets.token_hex(8)
     jobs = []
-    for delivery, subscription in repository.claim_due(session, now, now + lease, token, limit):
-        keys = [subscription.secret]
-        if subscription.previous_secret and (subscription.previous_secret_until or now) > now:
-            keys.append(subscription.previous_secret)
+    for row in repository.lease(session, locked, now + lease, token):
+        keys = [row.secret]
+        if row.previous_secret and (row.previous_secret_until or now) > now:
+            keys.append(row.previous_secret)
         jobs.append(
             Job(
-                delivery_id=delivery.id,
-                seq=delivery.seq,
-                msg_id=delivery.msg_id,
-                attempts=delivery.attempts,
+                delivery_id=row.id,
+                subscription_id=row.subscription_id,
+                seq=row.seq,
+                msg_id=row.msg_id,
+                attempts=row.attempts,
                 lease_token=token,
-                owner=subscription.owner,
-                url=subscription.url,
+                owner=row.owner,
+                url=row.url,
                 secrets=tuple(keys),
             )
         )
     return jobs
 
 
-def render_jobs(session: Session, jobs: list[Job], now: datetime) -> dict[int, bytes | None]:
+def render_jobs(
+    session: Session, jobs: list[Job], now: datetime, cache: service.RenderCache | None = None
+) -> dict[int, bytes | None]:
     """Each job's body as its owner may read the event *now*; None where it no longer may."""
     by_owner: dict[str, list[Job]] = {}
     for job in jobs:
@@ -167,7 +209,9 @@ def render_jobs(session: Session, jobs: list[Job], now: datetime) -> dict[int, b
     bodies: dict[int, bytes | None] = {}
     for owner, owned in by_owner.items():
         principal = service.principal_of(session, owner)
-        rendered = service.render_for(session, principal, [j.seq for j in owned], now) if principal else {}
+        rendered = (
+            service.render_for(session, principal, [j.seq for j in owned], now, cache) if principal else {}
+        )
         for job in owned:
             bodies[job.delivery_id] = rendered.get(job.seq)
     return bodies
@@ -179,22 +223,64 @@ def next_due_in(session: Session, now: datetime) -> float | None:
     return None if due is None else (due - now).total_seconds()
 
 
-def record(session: Session, job: Job, outcome: Outcome, settings: Settings, now: datetime) -> None:
-    """Log the attempt and apply the retry policy (see the module docstring)."""
-    delivery = session.get(Delivery, job.delivery_id)
-    if delivery is None:  # the subscription was deleted meanwhile
-        return
-    repository.add_attempt(
+def record_batch(
+    session: Session, outcomes: Sequence[tuple[Job, Outcome]], settings: Settings, now: datetime
+) -> None:
+    """Log every attempt and apply the retry policy, in bulk for the common case (a 2xx).
+
+    One insert for all the attempts, one executemany for the successes (each guarded by its
+    lease in SQL), one update of their subscriptions; failures and skips, rarer and with more
+    rules, go through :func:`_apply` one by one.
+    """
+    leases = repository.leases_of(session, [job.delivery_id for job, _ in outcomes])
+    present = [(job, outcome) for job, outcome in outcomes if job.delivery_id in leases]
+    # (a delivery missing here was deleted with its subscription meanwhile: nothing to record)
+    repository.add_attempts(
         session,
-        delivery_id=job.delivery_id,
-        number=job.attempts + 1,
-        at=now,
-        status_code=outcome.status_code,
-        error=outcome.error,
-        duration_ms=outcome.duration_ms,
+        [
+            {
+                "delivery_id": job.delivery_id,
+                "number": job.attempts + 1,
+                "at": now,
+                "status_code": outcome.status_code,
+                "error": outcome.error,
+                "duration_ms": outcome.duration_ms,
+            }
+            for job, outcome in present
+        ],
     )
-    if delivery.lease_token != job.lease_token:
-        return  # lease lost (ran out and reclaimed, or redelivered): the holder decides
+    held = [(job, outcome) for job, outcome in present if leases[job.delivery_id] == job.lease_token]
+    # (an attempt whose lease was lost — ran out and reclaimed, or redelivered — decides nothing)
+    succeeded = [(job, outcome) for job, outcome in held if outcome.ok and not outcome.skipped]
+    repository.mark_delivered(
+        session,
+        [
+            {
+                "d_id": job.delivery_id,
+                "d_lease": job.lease_token,
+                "d_attempts": job.attempts + 1,
+                "d_status_code": outcome.status_code,
+            }
+            for job, outcome in succeeded
+        ],
+        now,
+    )
+    repository.mark_succeeding(session, {job.subscription_id for job, _ in succeeded}, now)
+    for job, outcome in held:
+        if outcome.skipped or not outcome.ok:
+            delivery = session.get(Delivery, job.delivery_id)
+            if delivery is not None and delivery.lease_token == job.lease_token:
+                _apply(session, delivery, job, outcome, settings, now)
+
+
+def record(session: Session, job: Job, outcome: Outcome, settings: Settings, now: datetime) -> None:
+    """Log one attempt and apply the retry policy (see the module docstring)."""
+    record_batch(session, [(job, outcome)], settings, now)
+
+
+def _apply(
+    session: Session, delivery: Delivery, job: Job, outcome: Outcome, settings: Settings, now: datetime
+) -> None:
     subscription = session.get(Subscription, delivery.subscription_id)
     assert subscription is not None
     delivery.attempts = job.attempts + 1
@@ -227,6 +313,15 @@ def record(session: Session, job: Job, outcome: Outcome, settings: Settings, now
     failing_for = (now - subscription.failing_since).total_seconds()
     if failing_for >= settings.webhook_disable_after_s:
         _disable(subscription, f"the endpoint has been failing for {failing_for / 3600:.0f} h", now)
+
+
+def any_active(session: Session) -> bool:
+    return repository.any_active_subscription(session)
+
+
+def prune(session: Session, now: datetime, retention: timedelta, *, page: int = PRUNE_PAGE) -> int:
+    """Delete one page of finished deliveries (and their attempts) older than ``retention``."""
+    return repository.prune_finished(session, now - retention, page)
 
 
 def _disable(subscription: Subscription, reason: str, now: datetime) -> None:

@@ -7,12 +7,24 @@ behind every read path; reminders (events without a document) go to their ``addr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select, true, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
@@ -37,7 +49,15 @@ __all__ = [
     "subscriptions_behind",
     "any_subscription_behind",
     "insert_deliveries",
-    "claim_due",
+    "due_candidates",
+    "lock_due",
+    "lease",
+    "any_active_subscription",
+    "leases_of",
+    "mark_delivered",
+    "mark_succeeding",
+    "add_attempts",
+    "prune_finished",
     "next_due_at",
     "get_delivery",
     "list_deliveries",
@@ -246,43 +266,160 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def claim_due(
-    session: Session, now: datetime, lease_until: datetime, lease_token: str, limit: int
-) -> list[tuple[Delivery, Subscription]]:
-    """Lease up to ``limit`` due deliveries of active subscriptions to this worker.
+def due_candidates(
+    session: Session, now: datetime, limit: int, exclude: Collection[str] = ()
+) -> list[tuple[int, str]]:
+    """Up to ``limit`` due deliveries of active subscriptions, (id, subscription), oldest due first.
 
-    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so concurrent workers claim disjoint rows. SQLite: the
-    engine opens write transactions with ``BEGIN IMMEDIATE``, so claims are serialised and the
-    lease columns written here are what other workers see. A lease that runs out (worker killed)
-    makes the delivery due again: at-least-once.
+    A plain read, without locks: the caller picks among them (the per-subscription cap) and
+    locks what it picked with :func:`lock_due`. ``exclude`` leaves out subscriptions this
+    worker already has enough attempts in flight for.
     """
     if limit <= 0:
         return []
-    ids = list(
-        session.scalars(
-            select(Delivery.id)
-            .join(Subscription, Subscription.id == Delivery.subscription_id)
-            .where(_due(now), Subscription.status == "active")
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=Delivery)
-        )
+    query = (
+        select(Delivery.id, Delivery.subscription_id)
+        .join(Subscription, Subscription.id == Delivery.subscription_id)
+        .where(_due(now), Subscription.status == "active")
+        .order_by(Delivery.next_attempt_at, Delivery.seq, Delivery.id)
+        .limit(limit)
     )
+    if exclude:
+        query = query.where(Delivery.subscription_id.not_in(sorted(exclude)))
+    return [(int(i), str(sub)) for i, sub in session.execute(query)]
+
+
+def lock_due(session: Session, ids: Sequence[int], now: datetime) -> list[int]:
+    """Those of ``ids`` still due, locked for this transaction.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` (re-evaluating "due" on the current row), so
+    concurrent workers claim disjoint rows and never one another's fresh leases. SQLite: the
+    engine opens write transactions with ``BEGIN IMMEDIATE``, so claims are serialised and the
+    lease columns written by :func:`lease` are what other workers see.
+    """
+    if not ids:
+        return []
+    query = (
+        select(Delivery.id)
+        .where(Delivery.id.in_(list(ids)), _due(now))
+        .order_by(Delivery.id)
+        .with_for_update(skip_locked=True)
+    )
+    return [int(i) for i in session.scalars(query)]
+
+
+def lease(session: Session, ids: Sequence[int], lease_until: datetime, lease_token: str) -> list[Row[Any]]:
+    """Lease the given (locked, due) deliveries to this worker; what sending each one needs.
+
+    Rows of ``id, seq, msg_id, attempts, subscription_id, owner, url, secret, previous_secret,
+    previous_secret_until`` (plain columns: no ORM objects on the hot path). A lease that runs out
+    (worker killed) makes the delivery due again: at-least-once.
+    """
     if not ids:
         return []
     session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(ids))
+        .where(Delivery.id.in_(list(ids)))
         .values(locked_until=lease_until, lease_token=lease_token)
         .execution_options(synchronize_session=False)
     )
     rows = session.execute(
-        select(Delivery, Subscription)
+        select(
+            Delivery.id,
+            Delivery.seq,
+            Delivery.msg_id,
+            Delivery.attempts,
+            Delivery.subscription_id,
+            Subscription.owner,
+            Subscription.url,
+            Subscription.secret,
+            Subscription.previous_secret,
+            Subscription.previous_secret_until,
+        )
         .join(Subscription, Subscription.id == Delivery.subscription_id)
-        .where(Delivery.id.in_(ids))
+        .where(Delivery.id.in_(list(ids)))
         .order_by(Delivery.id)
     )
-    return [(d, s) for d, s in rows]
+    return list(rows)
+
+
+def any_active_subscription(session: Session) -> bool:
+    """Whether any subscription is active (the delivery worker idles without a query per event otherwise)."""
+    return session.scalar(select(Subscription.id).where(Subscription.status == "active").limit(1)) is not None
+
+
+def leases_of(session: Session, ids: Sequence[int]) -> dict[int, str | None]:
+    """delivery id -> current lease token, for the deliveries that still exist."""
+    if not ids:
+        return {}
+    rows = session.execute(select(Delivery.id, Delivery.lease_token).where(Delivery.id.in_(list(ids))))
+    return {int(i): token for i, token in rows}
+
+
+_deliveries = Delivery.__table__
+
+
+def mark_delivered(session: Session, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Bulk outcome of successful attempts, each applied only while its lease is held.
+
+    ``rows``: ``{"d_id", "d_lease", "d_attempts", "d_status_code"}``. One executemany.
+    """
+    if not rows:
+        return
+    c = _deliveries.c
+    session.execute(
+        _deliveries.update()
+        .where(c.id == bindparam("d_id"), c.lease_token == bindparam("d_lease"))
+        .values(
+            status="delivered",
+            attempts=bindparam("d_attempts"),
+            last_attempt_at=now,
+            last_status_code=bindparam("d_status_code"),
+            last_error=None,
+            locked_until=None,
+            lease_token=None,
+            next_attempt_at=None,
+            delivered_at=now,
+        ),
+        list(rows),
+    )
+
+
+def mark_succeeding(session: Session, subscription_ids: Collection[str], now: datetime) -> None:
+    """End the failure streak of subscriptions that just had a success."""
+    if subscription_ids:
+        session.execute(
+            update(Subscription)
+            .where(Subscription.id.in_(sorted(subscription_ids)))
+            .values(failing_since=None, last_success_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def add_attempts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(DeliveryAttempt.__table__.insert(), list(rows))
+
+
+_FINISHED = ("delivered", "failed", "skipped")
+
+
+def prune_finished(session: Session, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` finished deliveries last touched before ``before``, with their attempts."""
+    finished_at = func.coalesce(Delivery.delivered_at, Delivery.last_attempt_at, Delivery.created_at)
+    ids = list(
+        session.scalars(
+            select(Delivery.id).where(Delivery.status.in_(_FINISHED), finished_at < before).limit(limit)
+        )
+    )
+    if ids:
+        session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids)))
+        session.execute(
+            delete(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.status.in_(_FINISHED))
+            .execution_options(synchronize_session=False)
+        )
+    return len(ids)
 
 
 def next_due_at(session: Session, now: datetime) -> datetime | None:

@@ -12,6 +12,7 @@ Services never commit; the caller owns the (read-only) transaction.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "render",
     "render_for",
     "principal_of",
+    "RenderCache",
 ]
 
 SCAN_WINDOW = 10_000
@@ -83,8 +85,39 @@ def principal_of(session: Session, code: str) -> Principal | None:
     return Principal(code=participant.code, role=participant.role, token_id="", scopes=frozenset({"read"}))
 
 
+class RenderCache:
+    """Rendered event bodies by (seq, full?) for ``ttl_s``: the webhook worker's, across claims.
+
+    The *decision* (may the owner read this event, in full or as metadata) is taken afresh for
+    every delivery; only the bytes for a given access level are reused, so ten subscriptions
+    receiving one event cost one rendering, not ten. A body may thus be up to ``ttl_s`` older
+    than its delivery (a document's ``status`` or acknowledgements seen a moment earlier).
+    """
+
+    def __init__(self, ttl_s: float = 2.0, max_entries: int = 5000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[tuple[int, bool], tuple[bytes, float]] = {}
+
+    def get(self, seq: int, full: bool) -> bytes | None:
+        hit = self._entries.get((seq, full))
+        if hit is None or hit[1] <= time.monotonic():
+            return None
+        return hit[0]
+
+    def put(self, seq: int, full: bool, body: bytes) -> bytes:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[(seq, full)] = (body, time.monotonic() + self.ttl_s)
+        return body
+
+
 def render_for(
-    session: Session, principal: Principal, seqs: Iterable[int], now: datetime
+    session: Session,
+    principal: Principal,
+    seqs: Iterable[int],
+    now: datetime,
+    cache: RenderCache | None = None,
 ) -> dict[int, bytes | None]:
     """Each event as ``principal`` may read it *now*; ``None`` where it may no longer see it."""
     out: dict[int, bytes | None] = {}
@@ -92,13 +125,22 @@ def render_for(
     if not wanted:
         return out
     entrusted = entrusted_regimes(session, principal)
+
+    def body(event: FeedEvent, document: Document | None, full: bool) -> bytes:
+        if cache is None:
+            return render(session, event, document, full, now)
+        cached = cache.get(event.seq, full)
+        return (
+            cached
+            if cached is not None
+            else cache.put(event.seq, full, render(session, event, document, full, now))
+        )
+
     for event, document in repository.events_with_seqs(session, wanted):
         if event.addressee is not None or document is None:
             visible = event.addressee == principal.code
-            out[event.seq] = render(session, event, document, True, now) if visible else None
+            out[event.seq] = body(event, document, True) if visible else None
             continue
         access = access_to(session, principal, document, entrusted)
-        out[event.seq] = (
-            None if access == Access.NONE else render(session, event, document, access == Access.FULL, now)
-        )
+        out[event.seq] = None if access == Access.NONE else body(event, document, access == Access.FULL)
     return out

@@ -35,8 +35,12 @@ __all__ = [
     "get_delivery",
     "redeliver",
     "check_url",
+    "SUBSCRIPTIONS_CHANGED",
 ]
 
+SUBSCRIPTIONS_CHANGED = "lnx_subscriptions_changed"
+"""``session.info`` flag: when the session commits, this process's delivery worker looks again at
+once (a new, re-enabled or redelivered subscription) instead of at its next idle recheck."""
 SECRET_GRACE = timedelta(hours=24)
 MAX_SUBSCRIPTIONS = 50
 """Per participant: enough for every system a national contact point runs, bounded for the fan-out."""
@@ -82,6 +86,7 @@ def create(
     )
     session.add(subscription)
     session.flush()
+    session.info[SUBSCRIPTIONS_CHANGED] = True
     return subscription, secret
 
 
@@ -139,6 +144,7 @@ def update(
         subscription.disabled_at = now
     subscription.updated_at = now
     session.flush()
+    session.info[SUBSCRIPTIONS_CHANGED] = True
     return subscription
 
 
@@ -216,4 +222,5 @@ def redeliver(
     delivery.locked_until = None
     delivery.lease_token = None
     session.flush()
+    session.info[SUBSCRIPTIONS_CHANGED] = True
     return delivery
