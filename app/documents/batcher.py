@@ -5,6 +5,10 @@ the submissions that arrive within a few milliseconds and committing them togeth
 bound while every client still gets its answer only after its document, log leaf and feed event
 are committed and integrated into a signed checkpoint.
 
+The batch's transaction also integrates the log (``Integrator.integrate_in``: new tree nodes and
+a signed checkpoint), so a batch costs one durable commit, not two, and its receipts can be made
+as soon as it has committed.
+
 A batch is one call of ``service.accept_batch``: refused submissions write nothing, so they never
 take the others down with them. Should the batch's statements fail as a whole (another worker
 stored one of its ids a moment earlier), the batch is replayed one submission at a time, each in
@@ -16,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,7 +31,6 @@ from app.db import session_scope, utcnow
 from app.documents import service as documents_service
 from app.documents import views
 from app.documents.intake import Intake
-from app.documents.models import Document
 from app.errors import LnxError, ServiceUnavailable
 from app.log import service as log_service
 
@@ -38,7 +41,7 @@ logger = logging.getLogger("lnx.documents.batcher")
 
 @dataclass(slots=True)
 class Outcome:
-    document: Document
+    document: documents_service.AnyDocument
     created: bool
     receipt: dict[str, object] = field(default_factory=dict)
     """The receipt (contract §3) with its tlog-proof, filled in once the entry is integrated."""
@@ -59,19 +62,31 @@ def _concurrent_submission() -> ServiceUnavailable:
     )
 
 
+class LogWriter(Protocol):
+    """What the batcher needs of the log (``app.log.integrator.Integrator``)."""
+
+    def integrate_in(self, session: Session) -> int | None: ...
+
+    def advance(self, size: int) -> None: ...
+
+    async def wait_integrated(self, index: int, timeout: float) -> int: ...
+
+
 class SubmissionBatcher:
     """Collects submissions for up to ``wait_ms`` (or ``max_batch`` of them) and commits them together."""
 
     def __init__(
         self,
         factory: sessionmaker[Session],
-        wait_integrated: Callable[[int], Awaitable[object]],
+        log: LogWriter,
         *,
         max_batch: int = 256,
         wait_ms: float = 2.0,
+        integration_timeout_s: float = 10.0,
     ) -> None:
         self._factory = factory
-        self._wait_integrated = wait_integrated
+        self._log = log
+        self._wait_s_max = integration_timeout_s
         self._finishing: set[asyncio.Task[None]] = set()
         self._max_batch = max_batch
         self._wait_s = wait_ms / 1000
@@ -157,7 +172,7 @@ class SubmissionBatcher:
         failure: BaseException | None = None
         if outcomes:
             try:
-                await self._wait_integrated(max(o.document.log_index for o in outcomes))
+                await self._log.wait_integrated(max(o.document.log_index for o in outcomes), self._wait_s_max)
                 await asyncio.to_thread(self._make_receipts, outcomes)
             except Exception as exc:  # noqa: BLE001 - durable but not yet logged: the client may retry (200)
                 logger.exception("integration after a batch failed")
@@ -187,14 +202,19 @@ class SubmissionBatcher:
     def _commit(self, batch: list[_Pending]) -> list[Outcome | BaseException]:
         now = utcnow()
         intakes = [pending.intake for pending in batch]
+        size: int | None = None
         try:
             for session in session_scope(self._factory):
                 accepted = documents_service.accept_batch(session, intakes, now)
+                if any(not isinstance(r, LnxError) and r.created for r in accepted):
+                    size = self._log.integrate_in(session)
         except IntegrityError:
             if len(batch) == 1:
                 return [_concurrent_submission()]
             logger.info("a submission batch raced another worker; replaying it one by one")
             return self._commit_one_by_one(intakes, now)
+        if size is not None:
+            self._log.advance(size)
         return [r if isinstance(r, LnxError) else Outcome(r.document, r.created) for r in accepted]
 
     def _commit_one_by_one(self, intakes: list[Intake], now: datetime) -> list[Outcome | BaseException]:

@@ -18,15 +18,13 @@ __all__ = ["run"]
 async def run(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
 
-    async def wait_integrated(index: int) -> int:
-        return await log_lifecycle.wait_integrated(app, index)
-
     app.state.key_cache = KeyCache(app.state.sessionmaker, ttl_s=settings.key_cache_ttl_s)
     batcher = SubmissionBatcher(
         app.state.sessionmaker,
-        wait_integrated,
+        app.state.log_integrator,
         max_batch=settings.submit_batch_max,
         wait_ms=settings.submit_batch_wait_ms,
+        integration_timeout_s=log_lifecycle.DEFAULT_WAIT_S,
     )
     app.state.submission_batcher = batcher
     await batcher.start()

@@ -24,7 +24,7 @@ fails the statement for the whole batch; the batcher then replays it one submiss
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -47,7 +47,7 @@ from app.regimes import service as regimes_service
 from app.regimes.models import Regime
 from app.regimes.rules import evaluate
 
-__all__ = ["Accepted", "accept", "accept_batch", "CHAIN_TYPES", "chain_status"]
+__all__ = ["Accepted", "AnyDocument", "NewDocument", "accept", "accept_batch", "CHAIN_TYPES", "chain_status"]
 
 CHAIN_TYPES = ("pre-launch", "pre-launch-update", "cancellation", "post-launch")
 _FOLLOW_UPS = ("pre-launch-update", "cancellation")
@@ -60,9 +60,47 @@ _CHAIN_COLUMNS = tuple(c.name for c in _chains.columns)
 _DOCUMENT_COLUMNS = tuple(c.name for c in _documents.columns)
 
 
+@dataclass(slots=True)
+class NewDocument:
+    """A document the batch accepts, as the row it will be: the columns of ``Document``.
+
+    Built instead of an ORM ``Document`` because the batch inserts rows with Core, and an ORM
+    instance cost more to construct than all the acceptance rules together (measured: 125 µs).
+    ``log_index`` and ``leaf_hash`` are set when the batch's leaves are sequenced.
+    """
+
+    id: str
+    type: str
+    issuer: str
+    regime: str
+    kid: str
+    jws: str
+    jws_sha256: str
+    payload: dict[str, Any]
+    recipients: list[str]
+    references_id: str | None
+    chain_id: str | None
+    issued_at: datetime
+    received_at: datetime
+    integrated_time: datetime
+    findings: list[dict[str, Any]]
+    vehicle_class: str | None
+    window_start: datetime | None
+    window_end: datetime | None
+    year: int | None
+    log_index: int = -1
+    leaf_hash: str = ""
+
+
+if {f.name for f in fields(NewDocument)} != set(_DOCUMENT_COLUMNS):  # pragma: no cover - a model change
+    raise RuntimeError("NewDocument must have exactly the columns of Document")
+
+AnyDocument = Document | NewDocument
+
+
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    document: Document
+    document: AnyDocument
     created: bool
 
 
@@ -95,7 +133,7 @@ class _Chain:
 class _Known:
     """The rows the rules of a batch read, plus what earlier submissions of the batch added."""
 
-    documents: dict[str, Document]
+    documents: dict[str, AnyDocument]
     recipients: dict[str, set[str]]
     keys: dict[str, ParticipantKey]
     regimes: dict[str, Regime]
@@ -103,7 +141,8 @@ class _Known:
     chains: dict[str, _Chain]
     acknowledged: set[tuple[str, str]]
     boundaries: dict[str, Any] = field(default_factory=dict)
-    staged: list[tuple[Document, list[str]]] = field(default_factory=list)
+    rules: dict[str, Any] = field(default_factory=dict)
+    staged: list[tuple[NewDocument, list[str]]] = field(default_factory=list)
 
     @classmethod
     def load(cls, session: Session, intakes: list[Intake]) -> _Known:
@@ -128,7 +167,12 @@ class _Known:
             self.boundaries[regime.id] = shape(regime.boundary) if regime.boundary else None
         return self.boundaries[regime.id]
 
-    def stage(self, document: Document, recipients: list[str]) -> None:
+    def rules_of(self, regime: Regime) -> Any:
+        if regime.id not in self.rules:
+            self.rules[regime.id] = regimes_service.rules_of(regime)
+        return self.rules[regime.id]
+
+    def stage(self, document: NewDocument, recipients: list[str]) -> None:
         self.documents[document.id] = document
         self.recipients[document.id] = set(recipients)
         self.staged.append((document, recipients))
@@ -153,7 +197,7 @@ def _resolve_recipients(intake: Intake, members: set[str]) -> list[str]:
     return sorted(set(payload.recipients) - {payload.issuer})
 
 
-def _referenced(known: _Known, intake: Intake) -> Document:
+def _referenced(known: _Known, intake: Intake) -> AnyDocument:
     """The referenced document, if the issuer may read it; otherwise the same 422 as for a missing one."""
     ref_id = intake.payload.references
     target = known.documents.get(ref_id)
@@ -175,7 +219,7 @@ def _referenced(known: _Known, intake: Intake) -> Document:
     return target
 
 
-def _open_chain_of(known: _Known, intake: Intake, target: Document) -> _Chain:
+def _open_chain_of(known: _Known, intake: Intake, target: AnyDocument) -> _Chain:
     payload = intake.payload
     if target.type not in ("pre-launch", "pre-launch-update") or target.chain_id is None:
         raise _invalid(
@@ -202,7 +246,7 @@ def _open_chain_of(known: _Known, intake: Intake, target: Document) -> _Chain:
     return chain
 
 
-def _check_acknowledgement(known: _Known, intake: Intake, target: Document) -> None:
+def _check_acknowledgement(known: _Known, intake: Intake, target: AnyDocument) -> None:
     payload = intake.payload
     if target.issuer == payload.issuer:
         raise _invalid(
@@ -222,11 +266,8 @@ def _check_acknowledgement(known: _Known, intake: Intake, target: Document) -> N
 
 
 def _findings(known: _Known, intake: Intake, regime: Regime, now: datetime) -> list[dict[str, Any]]:
-    rules = regimes_service.rules_of(regime)
-    return [
-        f.to_dict()
-        for f in evaluate(intake.payload, rules, now, known.boundary_of(regime), sources=regime.sources)
-    ]
+    rules, boundary = known.rules_of(regime), known.boundary_of(regime)
+    return [f.to_dict() for f in evaluate(intake.payload, rules, now, boundary, sources=regime.sources)]
 
 
 def _vehicle_and_window(payload: Any) -> tuple[str | None, datetime | None, datetime | None]:
@@ -271,7 +312,7 @@ def _admit(known: _Known, intake: Intake, now: datetime) -> Accepted:
 
     findings = _findings(known, intake, regime, now)
     vehicle_class, window_start, window_end = _vehicle_and_window(payload)
-    document = Document(
+    document = NewDocument(
         id=payload.id,
         type=payload.type,
         issuer=payload.issuer,
@@ -297,7 +338,7 @@ def _admit(known: _Known, intake: Intake, now: datetime) -> Accepted:
     return Accepted(document, created=True)
 
 
-def _advance_chain(known: _Known, document: Document, chain: _Chain | None, now: datetime) -> None:
+def _advance_chain(known: _Known, document: NewDocument, chain: _Chain | None, now: datetime) -> None:
     if document.type == "pre-launch":
         row = {
             "id": document.id,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.documents import repository
 from app.documents.models import Document
-from app.documents.service import chain_status
+from app.documents.service import AnyDocument, chain_status
 from app.documents.visibility import Access
 
 __all__ = ["receipt", "metadata_view", "full_view", "view", "iso", "document_status"]
@@ -19,7 +19,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def receipt(document: Document, proof: str) -> dict[str, Any]:
+def receipt(document: AnyDocument, proof: str) -> dict[str, Any]:
     return {
         "id": document.id,
         "type": document.type,

@@ -76,6 +76,18 @@ class Integrator:
             record = service.integrate(session, self._signer, self._origin, max_leaves=self._max_leaves)
         return record.size if record is not None else self._read_size()
 
+    def integrate_in(self, session: Session) -> int | None:
+        """Integrate in the caller's transaction (the submission batch's); the tree size after, if any.
+
+        The caller calls ``advance`` with the size once its transaction has committed.
+        """
+        record = service.integrate(session, self._signer, self._origin, max_leaves=self._max_leaves)
+        return record.size if record is not None else None
+
+    def advance(self, size: int) -> None:
+        """Note a tree size whose checkpoint is committed (waiters for entries below it return)."""
+        self.size = max(self.size, size)
+
     def _drain(self) -> None:
         """Integrate until nothing is pending (a backlog takes several batches)."""
         while True:
