@@ -435,7 +435,7 @@ def run_poll_rate(server: Server, actors: Actors, duration: float, connections: 
     feed_rps, feed_p99 = wrk(url, duration, connections, auth)
     subs_rps, subs_p99 = wrk(server.base + "/v1/subscriptions", duration, connections, auth)
     print(f"  bare endpoint, same {len(body)} bytes        {bare_rps:>8,.0f} req/s   p99 {bare_p99:6.1f} ms")
-    print(f"  GET /v1/feed?after=<head> (token, DB)  {feed_rps:>8,.0f} req/s   p99 {feed_p99:6.1f} ms")
+    print(f"  GET /v1/feed?after=<head> (token, head) {feed_rps:>8,.0f} req/s   p99 {feed_p99:6.1f} ms")
     print(f"  GET /v1/subscriptions (token + one query) {subs_rps:>8,.0f} req/s   p99 {subs_p99:6.1f} ms")
     print(
         f"  feed / bare: {feed_rps / bare_rps:.2f}   feed / cheapest authenticated read: {feed_rps / subs_rps:.2f}"
