@@ -30,9 +30,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .core.jws import HeaderCache
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from .core.jws import SIGNATURE_BYTES, HeaderCache
 from .errors import VerificationError
-from .verify import KeySet, check_signature, issuer_problem, parse_document, parse_time
+from .verify import KeySet, check_signature, issuer_problem, parse_document, parse_time, validity_problem
 
 __all__ = [
     "CHUNK",
@@ -57,18 +60,40 @@ Failure = tuple[str, str, int, str | None]
 
 
 def check_signatures(chunk: list[Task], jwks: dict[str, dict[str, Any]]) -> list[Failure]:
-    """Check each task's key at its integrated time and verify its signature (in a worker)."""
+    """Check each task's key at its integrated time and verify its signature (in a worker).
+
+    :func:`~lnx_client.verify.check_signature` decides; once it has accepted an Ed25519 key for
+    an issuer, ``kid`` and ``alg``, the next documents of that key only need the key's validity
+    at their time and the verification itself, and go straight to ``cryptography`` (anything
+    else, a signature that does not verify included, goes through ``check_signature`` again,
+    which names the failure).
+    """
     failures: list[Failure] = []
     keys = {issuer: KeySet(snapshot) for issuer, snapshot in jwks.items()}
     times: dict[str, datetime] = {}
+    accepted: dict[tuple[str, str, Any], tuple[Any, Ed25519PublicKey]] = {}
     for index, doc_id, issuer, kid, alg, signing_input, signature, at in chunk:
         when = times.get(at)
         if when is None:
             when = times[at] = parse_time(at) or datetime.now(UTC)
+        known = accepted.get((issuer, kid, alg))
+        if (
+            known is not None
+            and len(signature) == SIGNATURE_BYTES
+            and validity_problem(known[0], when) is None
+        ):
+            try:
+                known[1].verify(signature, signing_input)
+                continue
+            except InvalidSignature:
+                pass
         try:
-            check_signature(kid, alg, signing_input, signature, keys[issuer], when)
+            key = check_signature(kid, alg, signing_input, signature, keys[issuer], when)
         except VerificationError as exc:
             failures.append((exc.code, exc.message, index, doc_id))
+            continue
+        if key.public is not None and isinstance(key.public.public_key, Ed25519PublicKey):
+            accepted[(issuer, kid, alg)] = (key, key.public.public_key)
     return failures
 
 
@@ -96,7 +121,13 @@ class _Chunk:
 class SignatureChecks:
     """The signature checks of an audit's documents: :meth:`add` each, then :meth:`results`."""
 
-    def __init__(self, workers: int, threshold: int = POOL_THRESHOLD, chunk: int = CHUNK) -> None:
+    def __init__(
+        self,
+        workers: int,
+        threshold: int = POOL_THRESHOLD,
+        chunk: int = CHUNK,
+        pool: ProcessPoolExecutor | None = None,
+    ) -> None:
         self.workers = workers
         self.threshold = threshold
         self.chunk_size = chunk
@@ -105,7 +136,16 @@ class SignatureChecks:
         self._chunk = _Chunk()
         self._chunks: list[_Chunk] = []
         self._refused: list[Failure] = []  # JWSs refused by the strict parse
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool = pool
+        self._own_pool = False
+
+    def start(self) -> None:
+        """Start the worker processes now (the audit does once it knows the log is large): forked
+        while this process is still small, they share none of the documents read afterwards."""
+        if self._pool is None and self.workers > 1:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=pool_context())
+            self._own_pool = True
+            self._pool.submit(int).result()  # the workers start with the first task
 
     def add(self, index: int, doc: Mapping[str, Any], at: str, jwks: dict[str, Any]) -> None:
         """Check the served document ``doc`` (list-endpoint JSON with its ``jws``), logged at
@@ -122,15 +162,20 @@ class SignatureChecks:
         issuer = str(served_issuer)
         chunk.jwks[issuer] = jwks
         header = parsed.header
+        # (the strict parse made ``kid`` a string and ``alg`` one of the allowed ones)
         chunk.tasks.append(
-            (index, doc_id, issuer, parsed.kid, header.get("alg"), parsed.signing_input, parsed.signature, at)
+            (index, doc_id, issuer, header["kid"], header["alg"], parsed.signing_input, parsed.signature, at)
         )
         signed = parsed.payload
-        problem = issuer_problem(signed, served_issuer)
-        if problem is not None:
+        if served_issuer is not None and signed.get("issuer") != served_issuer:
+            problem = issuer_problem(signed, served_issuer)
+            assert problem is not None
             chunk.deferred[index] = ((problem.code, problem.message, index, doc_id), [])
-        elif doc.get("payload") != signed or any(
-            name in doc and doc[name] != signed.get(name) for name in _METADATA
+        elif (
+            doc.get("payload") != signed
+            or ("id" in doc and doc["id"] != signed.get("id"))
+            or ("type" in doc and doc["type"] != signed.get("type"))
+            or ("regime" in doc and doc["regime"] != signed.get("regime"))
         ):
             chunk.deferred[index] = (None, _mismatches(index, doc, signed))
         if len(chunk.tasks) >= self.chunk_size:
@@ -142,7 +187,8 @@ class SignatureChecks:
             return
         self._chunks.append(chunk)
         if self._pool is None and self.workers > 1 and self.total >= self.threshold:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=pool_context())
+            self.start()
+            assert self._pool is not None
             for waiting in self._chunks:  # those kept while the audit was small
                 waiting.future = self._pool.submit(check_signatures, waiting.tasks, waiting.jwks)
         elif self._pool is not None:
@@ -180,7 +226,7 @@ class SignatureChecks:
                     progress("signatures", done, self.total)
                 yield verified, failed
         finally:
-            if self._pool is not None:
+            if self._pool is not None and self._own_pool:
                 self._pool.shutdown(cancel_futures=True)
 
 

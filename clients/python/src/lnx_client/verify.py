@@ -41,6 +41,7 @@ __all__ = [
     "open_log_checkpoint",
     "parse_document",
     "parse_time",
+    "validity_problem",
     "verify_consistency",
     "verify_document",
     "verify_receipt",
@@ -135,6 +136,11 @@ class KeySet:
         return len(self._keys)
 
 
+def validity_problem(key: _SnapshotKey, at: datetime) -> str | None:
+    """Why the JWKS snapshot's ``key`` was not valid at ``at``, or ``None`` if it was."""
+    return _validity_problem(key.not_before, key.not_after, key.revoked_at, at)
+
+
 def _snapshot_key(entry: Mapping[str, Any]) -> _SnapshotKey:
     try:
         public = parse_public_jwk(entry)
@@ -192,7 +198,7 @@ def check_signature(
         raise VerificationError("unknown-kid", f"no key {kid} in the JWKS")
     if key.public is None:
         raise VerificationError("invalid-key", f"key {kid}: {key.problem}")
-    problem = _validity_problem(key.not_before, key.not_after, key.revoked_at, when)
+    problem = validity_problem(key, when)
     if problem is not None:
         raise VerificationError("key-not-valid", f"key {kid} was not valid for this document: {problem}")
     try:

@@ -172,7 +172,7 @@ def parse_compact(
             header_cache.put(header_segment, expected_typ, header)
             header = dict(header)
     payload = _json_object(payload_bytes, "payload")
-    signing_input = header_segment + b"." + payload_segment
+    signing_input = raw[: len(header_segment) + 1 + len(payload_segment)]  # header "." payload
     return ParsedJws(header, payload, payload_bytes, signing_input, signature, raw)
 
 
@@ -234,12 +234,17 @@ def _json_object(data: bytes, name: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise JwsError("not_utf8", f"the {name} is not UTF-8") from None
     try:
-        if text.startswith("\ufeff"):  # as json.loads: a byte order mark is not JSON
+        # json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants),
+        # spelt out (JSONDecoder.decode) with the decoder's scanner made once.
+        if text.startswith("\ufeff"):  # a byte order mark is not JSON
             raise ValueError("a byte order mark is not JSON")
-        value = _DECODER.decode(text)
+        start = _WHITESPACE(text, 0).end() if text[:1].isspace() else 0
+        value, end = _SCAN_ONCE(text, start)
+        if end != len(text) and _WHITESPACE(text, end).end() != len(text):
+            raise ValueError("extra data after the JSON value")
     except JwsError:
         raise
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, StopIteration):
         raise JwsError("invalid_json", f"the {name} is not valid JSON") from None
     if not isinstance(value, dict):
         raise JwsError("not_json_object", f"the {name} is not a JSON object")
@@ -267,9 +272,8 @@ def _no_constants(name: str) -> Any:
     raise JwsError("invalid_json", f"{name} is not JSON (RFC 8259 §6)")
 
 
-#: ``json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)``, with
-#: the decoder (and its scanner) made once rather than at every call.
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+_SCAN_ONCE = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants).scan_once
+_WHITESPACE = json.decoder.WHITESPACE.match
 
 
 def _is_unicode_clean(value: Any) -> bool:
