@@ -59,6 +59,7 @@ _CONNECTIONS_PER_CLIENT = 4
 """httpcore scans every pooled connection on each request (O(pool) per request: with 32
 connections in one pool, 3.5 ms of CPU per POST here); so the worker spreads its slots over
 several small clients (connection pools), a subscription always using the same one."""
+_URL_CACHE = 1000
 IDLE_RECHECK_S = 1.0
 """With no active subscription, how often the worker looks again (no query per feed event)."""
 PRUNE_INTERVAL_S = 600.0
@@ -91,8 +92,10 @@ class DeliveryWorker:
         self._max_wait_s = self._lease.total_seconds() - settings.webhook_timeout_s - 1
         self._active: bool | None = None
         self._active_checked = 0.0
+        self._pokes = 0
         self._fanned_out_at = -1
         self._fan_out_due = True
+        self._claim_now = False
         self._next_prune = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outcomes: asyncio.Queue[tuple[Job, Outcome]] = asyncio.Queue()
@@ -100,6 +103,8 @@ class DeliveryWorker:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: list[httpx.AsyncClient] = []
+        self._literals: dict[str, ssrf.Target] = {}
+        self._urls: dict[tuple[str, str], tuple[httpx.URL, str]] = {}
         # Database and DNS work run on the worker's own threads, never the loop's default executor,
         # which the submission path uses: webhook load must not delay submissions.
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lnx-webhooks")
@@ -153,6 +158,7 @@ class DeliveryWorker:
     def poke(self) -> None:
         """Subscriptions changed (in this process): look again now, not at the next recheck."""
         self._active = None
+        self._pokes += 1
         self._kick.set()
 
     def _after_commit(self, session: Session) -> None:
@@ -164,10 +170,14 @@ class DeliveryWorker:
         """Cached "is any subscription active": rechecked once a second, or when poked."""
         now = time.monotonic()
         if self._active is None or now - self._active_checked >= IDLE_RECHECK_S:
-            self._active = await self._in_thread(self._read, _any_active)
+            pokes = self._pokes
+            active = await self._in_thread(self._read, _any_active)
+            # Poked while reading: the read may predate that commit, so read again next time.
+            self._active = active if pokes == self._pokes else None
             self._active_checked = now
             # A subscription re-enabled elsewhere is behind the feed without any new event.
             self._fan_out_due = True
+            return active
         return self._active
 
     async def _run(self) -> None:
@@ -190,26 +200,31 @@ class DeliveryWorker:
             self._fanned_out_at, self._fan_out_due = generation, False
             while await self._in_thread(self._fan_out):
                 pass
+            self._claim_now = True  # new rows may be due at once
         self._start_ready()
         # Claim in batches, ahead of need: up to half the slots' worth of claimed deliveries wait
         # in ``_ready`` and start the moment a slot frees (in ``_finished``), so the next claim
         # transaction runs while the current attempts are in flight instead of after them.
         want = self._concurrency + self._prefetch - len(self._inflight) - len(self._ready)
-        batch = max(1, self._concurrency // 4)
         idle = not self._inflight and not self._ready
-        if want > 0 and not self._stopping and (want >= batch or idle):
-            jobs, bodies = await self._in_thread(self._claim, want, dict(self._busy))
-            claimed_at = time.monotonic()
-            for job in jobs:
-                self._busy[job.subscription_id] = self._busy.get(job.subscription_id, 0) + 1
-                self._ready.append((job, bodies.get(job.delivery_id), claimed_at))
-            self._start_ready()
-            if len(jobs) == want:
-                return 0.0  # more may be due at once
-        elif want > 0:
-            return IDLE_RECHECK_S  # a claim follows as soon as a few more slots are free (a kick)
-        due_in = await self._in_thread(self._read, deliveries.next_due_in)
-        return IDLE_RECHECK_S if due_in is None else min(max(due_in, 0.005), IDLE_RECHECK_S)
+        if self._stopping or want <= 0 or (want < max(1, self._concurrency // 4) and not idle):
+            return IDLE_RECHECK_S  # a claim follows when enough slots are free (each end kicks)
+        if not self._claim_now:
+            # Not known to be due: a read first (a claim is a write transaction).
+            due_in = await self._in_thread(self._read, deliveries.next_due_in)
+            if due_in is None or due_in > 0:
+                return IDLE_RECHECK_S if due_in is None else min(due_in, IDLE_RECHECK_S)
+        jobs, bodies = await self._in_thread(self._claim, want, dict(self._busy))
+        claimed_at = time.monotonic()
+        for job in jobs:
+            self._busy[job.subscription_id] = self._busy.get(job.subscription_id, 0) + 1
+            self._ready.append((job, bodies.get(job.delivery_id), claimed_at))
+        self._start_ready()
+        self._claim_now = len(jobs) == want  # a full claim: more may be due at once
+        # Otherwise what is due was claimed, or is held back by the per-subscription cap or by
+        # another worker's lock: a finished attempt, a new event or the recheck brings the next
+        # claim (never a busy loop of claims that get nothing).
+        return 0.0 if self._claim_now else IDLE_RECHECK_S
 
     def _start_ready(self) -> None:
         """Start claimed deliveries while slots are free (called in the loop)."""
@@ -330,11 +345,34 @@ class DeliveryWorker:
         self._outcomes.put_nowait((job, outcome))
 
     async def _resolve(self, url: str) -> ssrf.Target:
-        """The SSRF check; a name lookup runs on the DNS threads, an address literal needs none."""
+        """The SSRF check; a name lookup runs on the DNS threads, an address literal needs none.
+
+        The check of an address literal never changes, so it is remembered (names are looked up
+        again for every delivery: DNS can change).
+        """
+        literal = self._literals.get(url)
+        if literal is not None:
+            return literal
         resolve = functools.partial(ssrf.resolve_target, allow_private=self._settings.webhook_allow_private)
         if ssrf.is_literal(url):
-            return resolve(url)
+            target = resolve(url)
+            if len(self._literals) >= _URL_CACHE:
+                self._literals.clear()
+            self._literals[url] = target
+            return target
         return await asyncio.get_running_loop().run_in_executor(self._dns, resolve, url)
+
+    def _request_url(self, url: str, address: str) -> tuple[httpx.URL, str]:
+        """The URL pinned to the checked address, and the Host header (parsed once per pair)."""
+        key = (url, address)
+        known = self._urls.get(key)
+        if known is None:
+            parsed = httpx.URL(url)
+            known = (parsed.copy_with(host=address), parsed.netloc.decode("ascii"))
+            if len(self._urls) >= _URL_CACHE:
+                self._urls.clear()
+            self._urls[key] = known
+        return known
 
     async def _deliver(self, job: Job, body: bytes | None, started: float) -> Outcome:
         if body is None:
@@ -347,16 +385,15 @@ class DeliveryWorker:
         headers = signed_headers(job.secrets[0], job.msg_id, timestamp, body)
         for extra in job.secrets[1:]:  # the previous secret during a rotation's grace period
             headers["webhook-signature"] += " " + sign(extra, job.msg_id, timestamp, body)
-        url = httpx.URL(job.url)
+        pinned, host = self._request_url(job.url, target.address)  # connect to the checked address
         headers.update(
             {
                 "content-type": "application/cloudevents+json; charset=utf-8",
                 "user-agent": _USER_AGENT,
-                "host": url.netloc.decode("ascii"),
+                "host": host,
             }
         )
-        pinned = url.copy_with(host=target.address)  # connect to the address that was checked
-        extensions = {"sni_hostname": target.host} if url.scheme == "https" else {}
+        extensions = {"sni_hostname": target.host} if pinned.scheme == "https" else {}
         client = self._clients[zlib.crc32(job.subscription_id.encode()) % len(self._clients)]
         try:
             async with asyncio.timeout(self._settings.webhook_timeout_s):
