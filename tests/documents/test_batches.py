@@ -1,0 +1,138 @@
+"""Group commit seen from outside: submissions that share one batch (one transaction) behave exactly
+as if they had been committed one after the other, and a refused one never harms the others.
+
+The batch window is widened to a second so that submissions sent a few tens of milliseconds apart
+land in one batch, in the order they were sent; each test checks that they did (one checkpoint
+covers them all, and it is the first to cover any of them).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from lnx_client.core.tlogproof import parse_tlog_proof
+
+from app.documents import repository
+from tests.documents.builders import follow_up, pre_launch, sign
+from tests.documents.support import assert_problem, post_jws
+
+GAP_S = 0.08
+
+
+@pytest.fixture
+def settings(settings):  # type: ignore[no-untyped-def]
+    return settings.model_copy(update={"submit_batch_wait_ms": 1500.0})
+
+
+def send_in_order(world: Any, submissions: list[tuple[Any, str]]) -> list[Any]:
+    """POST each (actor, JWS) from its own thread, ``GAP_S`` apart; the responses in the same order."""
+    responses: list[Any] = [None] * len(submissions)
+
+    def post(position: int, actor: Any, token: str) -> None:
+        responses[position] = post_jws(world.client, actor, token)
+
+    threads = []
+    for position, (actor, token) in enumerate(submissions):
+        thread = threading.Thread(target=post, args=(position, actor, token))
+        thread.start()
+        threads.append(thread)
+        time.sleep(GAP_S)
+    for thread in threads:
+        thread.join(timeout=30)
+    return responses
+
+
+def checkpoint_size_of(receipt: dict[str, Any]) -> int:
+    return int(parse_tlog_proof(receipt["proof"]).checkpoint_note.splitlines()[1])
+
+
+def test_a_chain_can_begin_and_grow_within_one_batch(world) -> None:
+    notification = pre_launch("IND")
+    update = pre_launch("IND", type_="pre-launch-update", references=notification["id"])
+    cancellation = follow_up("IND", "cancellation", update["id"], reason="range safety")
+    acknowledgement = follow_up("PAK", "acknowledgement", notification["id"], recipients=["IND"])
+    notification_jws = sign(world.ind, notification)
+
+    responses = send_in_order(
+        world,
+        [
+            (world.ind, notification_jws),
+            (world.ind, sign(world.ind, update)),
+            (world.pak, sign(world.pak, acknowledgement)),
+            (world.ind, notification_jws),  # the same bytes again: idempotent
+            (world.ind, sign(world.ind, {**pre_launch("IND"), "id": notification["id"]})),  # same id
+            (world.pak, sign(world.pak, {**acknowledgement, "id": acknowledgement["id"] + "b"})),
+            (world.ind, sign(world.ind, cancellation)),
+        ],
+    )
+
+    assert [r.status_code for r in responses] == [201, 201, 201, 200, 409, 409, 201]
+    assert_problem(responses[4], 409, "duplicate-id")
+    assert_problem(responses[5], 409, "already-acknowledged")
+    created = [responses[i].json() for i in (0, 1, 2, 6)]
+    assert [r["log_index"] for r in created] == [0, 1, 2, 3]
+    assert {checkpoint_size_of(r) for r in created} == {4}, "not one batch: widen the window"
+    assert responses[3].json()["log_index"] == 0
+
+    shown = world.client.get(f"/v1/documents/{notification['id']}", headers=world.ind.headers).json()
+    assert shown["status"] == "cancelled"
+    assert shown["history"] == [notification["id"], update["id"], cancellation["id"]]
+    assert [a["id"] for a in shown["acknowledgements"]] == [acknowledgement["id"]]
+
+
+def test_a_refusal_in_a_batch_leaves_the_others_accepted(world) -> None:
+    closed = pre_launch("IND")
+    assert post_jws(world.client, world.ind, sign(world.ind, closed)).status_code == 201
+    assert (
+        post_jws(
+            world.client, world.ind, sign(world.ind, follow_up("IND", "cancellation", closed["id"]))
+        ).status_code
+        == 201
+    )
+
+    responses = send_in_order(
+        world,
+        [
+            (world.fra, sign(world.fra, pre_launch("FRA"))),
+            (
+                world.ind,
+                sign(world.ind, pre_launch("IND", type_="pre-launch-update", references=closed["id"])),
+            ),
+            (world.pak, sign(world.pak, pre_launch("PAK", recipients=["ZZZ"]))),
+            (world.fra, sign(world.fra, pre_launch("FRA"))),
+        ],
+    )
+
+    assert [r.status_code for r in responses] == [201, 409, 422, 201]
+    assert_problem(responses[1], 409, "chain-closed")
+    assert [responses[i].json()["log_index"] for i in (0, 3)] == [2, 3]
+    assert world.client.get("/v1/log/checkpoint", headers=world.ind.headers).text.splitlines()[1] == "4"
+
+
+def test_a_batch_that_loses_a_race_is_replayed_one_by_one(world, monkeypatch) -> None:
+    """Another worker stored one of the batch's ids between the batch's reads and its inserts: the
+    whole batch's statement fails, and the batcher replays it submission by submission."""
+    stored = sign(world.ind, pre_launch("IND"))
+    assert post_jws(world.client, world.ind, stored).status_code == 201
+    real_get_documents = repository.get_documents
+    blind_once = {"left": 1}
+
+    def get_documents_missing_the_race(session, ids):  # type: ignore[no-untyped-def]
+        if blind_once["left"]:
+            blind_once["left"] -= 1
+            return {}  # as if the concurrent worker's commit came just after this read
+        return real_get_documents(session, ids)
+
+    monkeypatch.setattr(repository, "get_documents", get_documents_missing_the_race)
+    fresh = sign(world.fra, pre_launch("FRA"))
+
+    responses = send_in_order(world, [(world.fra, fresh), (world.ind, stored)])
+
+    assert [r.status_code for r in responses] == [201, 200]
+    assert blind_once["left"] == 0
+    assert responses[0].json()["log_index"] == 1
+    assert responses[1].json()["log_index"] == 0
+    assert world.client.get("/v1/log/checkpoint", headers=world.ind.headers).text.splitlines()[1] == "2"
