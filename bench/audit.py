@@ -6,15 +6,17 @@
    then ``log.service.integrate``), so the log, tiles and documents are the real thing.
 2. Starts ``lnx serve`` on 127.0.0.1 and runs the full audit as an auditor entrusted with every
    document (all signatures checked on all cores), printing per-stage times.
-3. Prints, measured in the same run, in ``--rounds`` alternating rounds (medians): bare
+3. Prints, measured in the same run, in ``--rounds`` rounds of ``--slice`` documents (medians;
+   the two measures alternate which goes first, so that both see the same load): bare
    ``cryptography`` Ed25519 verifications per second of the documents' own signing inputs on all
-   cores (the bound; on one core too), and the audit's signature checks per second over all the
-   documents (strict parse and payload comparison in the main process, pool start, transfer, key
-   checks and verification in the workers) against it.
+   cores (the bound; on one core too), and the audit's signature checks per second (strict parse
+   and payload comparison in the main process, transfer, key checks and verification in the
+   workers) against it; and both in CPU time per signature, which a loaded machine disturbs less.
 4. Recomputes the root of a 1,000,000-leaf tree from leaf data (target <= 3 s).
 
 Usage: .venv/bin/python bench/audit.py [--documents N] [--leaves 1000000] [--workers W]
-                                       [--rounds 5] [--database-url URL] [--keep DIR]
+                                       [--rounds 10] [--slice 20000] [--database-url URL]
+                                       [--keep DIR]
 
 Building 100,000 documents through the service layer takes several minutes (it is the server's
 submission path, ~300-700 documents/s here); ``--keep DIR`` keeps the exchange so that later runs
@@ -234,6 +236,16 @@ def raw_all_cores(pool: ProcessPoolExecutor, workers: int, n: int) -> float:
     return (n // workers) * workers / (time.perf_counter() - start)
 
 
+def cpu_seconds(pool: ProcessPoolExecutor) -> float:
+    """CPU seconds used so far by this process and ``pool``'s workers (Linux ``/proc``)."""
+    ticks = 0
+    for pid in list(pool._processes or {}):  # noqa: SLF001 - a benchmark's look at its own pool
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return time.process_time() + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def list_all(client: Client) -> list[dict[str, Any]]:
     """Every document through the list endpoint, as raw JSON (what the audit reads)."""
     documents: list[dict[str, Any]] = []
@@ -297,7 +309,13 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
-        "--rounds", type=int, default=5, help="rounds of raw verify + signature checks (medians)"
+        "--rounds", type=int, default=10, help="rounds of raw verify + signature checks (medians)"
+    )
+    parser.add_argument(
+        "--slice",
+        type=int,
+        default=20_000,
+        help="documents per round (the rounds take the documents in turn)",
     )
     parser.add_argument(
         "--database-url", default=None, help="default: a SQLite file in a temporary directory"
@@ -366,30 +384,56 @@ def main() -> None:
     samples = verify_samples(documents, jwks)
     sizes = sorted(len(message) for _, _, message in samples)
     one = statistics.median(raw_one_core(samples, 10_000) for _ in range(3))
+    size = min(args.slice, len(documents))
     print(
-        f"signature checks, {args.rounds} rounds, each: bare Ed25519 verify of {len(documents):,} real "
-        f"signing inputs (median {sizes[len(sizes) // 2]:,} bytes) on {args.workers} processes, then "
-        f"the audit's signature checks of the {len(documents):,} documents on {args.workers} processes"
+        f"signature checks, {args.rounds} rounds of {size:,} documents (slices in turn over the "
+        f"{len(documents):,}), each round: bare Ed25519 verify of as many of the documents' own signing "
+        f"inputs (median {sizes[len(sizes) // 2]:,} bytes) and the audit's signature checks, both on "
+        f"{args.workers} processes, in alternating order"
     )
-    raws, audits = [], []
-    for n in range(args.rounds):
-        with ProcessPoolExecutor(args.workers, initializer=_load_samples, initargs=(samples,)) as pool:
-            list(pool.map(_raw_verify, [100] * args.workers))  # start the workers first
-            raws.append(raw_all_cores(pool, args.workers, len(documents)))
-        audits.append(len(documents) / signature_checks(documents, jwks, args.workers, checks_pool))
-        print(
-            f"  round {n + 1}: raw {raws[-1]:,.0f}/s, audit {audits[-1]:,.0f}/s "
-            f"({audits[-1] / raws[-1]:.0%}), load average {os.getloadavg()[0]:.1f}"
-        )
+    raws: list[float] = []
+    audits: list[float] = []
+    raw_cpu: list[float] = []
+    audit_cpu: list[float] = []
+    with ProcessPoolExecutor(args.workers, initializer=_load_samples, initargs=(samples,)) as raw_pool:
+        list(raw_pool.map(_raw_verify, [100] * args.workers))  # start the workers first
+        for n in range(args.rounds):
+            start = (n * size) % len(documents)
+            part = (documents[start:] + documents)[:size]
+
+            def raw_round(part: list[dict[str, Any]] = part) -> None:
+                cpu = cpu_seconds(raw_pool)
+                raws.append(raw_all_cores(raw_pool, args.workers, len(part)))
+                raw_cpu.append((cpu_seconds(raw_pool) - cpu) / len(part))
+
+            def audit_round(part: list[dict[str, Any]] = part) -> None:
+                cpu = cpu_seconds(checks_pool)
+                audits.append(len(part) / signature_checks(part, jwks, args.workers, checks_pool))
+                audit_cpu.append((cpu_seconds(checks_pool) - cpu) / len(part))
+
+            for measure in (raw_round, audit_round) if n % 2 == 0 else (audit_round, raw_round):
+                measure()
+            print(
+                f"  round {n + 1:2}: raw {raws[-1]:7,.0f}/s, audit {audits[-1]:7,.0f}/s ({audits[-1] / raws[-1]:4.0%}); "
+                f"CPU per signature: raw {raw_cpu[-1] * 1e6:4.0f} us, audit {audit_cpu[-1] * 1e6:4.0f} us "
+                f"({raw_cpu[-1] / audit_cpu[-1]:.0%}); load average {os.getloadavg()[0]:.1f}"
+            )
     checks_pool.shutdown()
     raw, rate = statistics.median(raws), statistics.median(audits)
+    ratios = [a / r for a, r in zip(audits, raws, strict=True)]
     print(
         f"raw cryptography Ed25519 verify: {one:,.0f}/s on 1 core; median {raw:,.0f}/s on {args.workers} processes"
     )
     print(
         f"audit signature checks (strict JWS parse, payload comparison, key validity, verify) on "
         f"{args.workers} processes: median {rate:,.0f}/s = {rate / raw:.0%} of the raw all-core rate "
-        f"(median of the rounds' ratios: {statistics.median(a / r for a, r in zip(audits, raws, strict=True)):.0%})"
+        f"(rounds' ratios: median {statistics.median(ratios):.0%}, quartiles "
+        f"{' - '.join(f'{q:.0%}' for q in statistics.quantiles(ratios, n=4)[::2])})"
+    )
+    print(
+        f"CPU time per signature (this process and its workers): raw {statistics.median(raw_cpu) * 1e6:.0f} us, "
+        f"audit {statistics.median(audit_cpu) * 1e6:.0f} us: the audit would reach "
+        f"{statistics.median(raw_cpu) / statistics.median(audit_cpu):.0%} of the raw rate on otherwise idle cores"
     )
 
     leaf_s, audit_root_s, core_root_s = root_of_a_million(args.leaves)

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .core.jws import SIGNATURE_BYTES, HeaderCache
 from .errors import VerificationError
-from .verify import KeySet, check_signature, issuer_problem, parse_document, parse_time, validity_problem
+from .verify import KeySet, check_signature, issuer_problem, parse_document, parse_time
 
 __all__ = [
     "CHUNK",
@@ -63,37 +63,34 @@ def check_signatures(chunk: list[Task], jwks: dict[str, dict[str, Any]]) -> list
     """Check each task's key at its integrated time and verify its signature (in a worker).
 
     :func:`~lnx_client.verify.check_signature` decides; once it has accepted an Ed25519 key for
-    an issuer, ``kid`` and ``alg``, the next documents of that key only need the key's validity
-    at their time and the verification itself, and go straight to ``cryptography`` (anything
-    else, a signature that does not verify included, goes through ``check_signature`` again,
-    which names the failure).
+    an issuer, ``kid`` and ``alg`` at an integrated time (documents integrated together share
+    it), the next such documents only need the verification itself and go straight to
+    ``cryptography`` (anything else, a signature that does not verify included, goes through
+    ``check_signature``, which names the failure).
     """
     failures: list[Failure] = []
     keys = {issuer: KeySet(snapshot) for issuer, snapshot in jwks.items()}
     times: dict[str, datetime] = {}
-    accepted: dict[tuple[str, str, Any], tuple[Any, Ed25519PublicKey]] = {}
+    # (issuer, kid, alg, integrated time) -> the Ed25519 key check_signature accepted for them
+    accepted: dict[tuple[str, str, Any, str], Ed25519PublicKey] = {}
     for index, doc_id, issuer, kid, alg, signing_input, signature, at in chunk:
-        when = times.get(at)
-        if when is None:
-            when = times[at] = parse_time(at) or datetime.now(UTC)
-        known = accepted.get((issuer, kid, alg))
-        if (
-            known is not None
-            and len(signature) == SIGNATURE_BYTES
-            and validity_problem(known[0], when) is None
-        ):
+        public = accepted.get((issuer, kid, alg, at))
+        if public is not None and len(signature) == SIGNATURE_BYTES:
             try:
-                known[1].verify(signature, signing_input)
+                public.verify(signature, signing_input)
                 continue
             except InvalidSignature:
                 pass
+        when = times.get(at)
+        if when is None:
+            when = times[at] = parse_time(at) or datetime.now(UTC)
         try:
             key = check_signature(kid, alg, signing_input, signature, keys[issuer], when)
         except VerificationError as exc:
             failures.append((exc.code, exc.message, index, doc_id))
             continue
         if key.public is not None and isinstance(key.public.public_key, Ed25519PublicKey):
-            accepted[(issuer, kid, alg)] = (key, key.public.public_key)
+            accepted[(issuer, kid, alg, at)] = key.public.public_key
     return failures
 
 

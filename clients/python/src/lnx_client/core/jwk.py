@@ -133,28 +133,23 @@ def b64url_decode(text: str | bytes) -> bytes:
 
 def _canonical_b64url_bytes(raw: bytes) -> bytes | None:
     """The bytes of canonical base64url ``raw``, or ``None`` to let the general path decide (and
-    say why): no ``+``, ``/`` or ``=``; then, translated to the standard alphabet and padded, only
-    alphabet characters (``strict_mode``); a possible length; zero trailing bits."""
+    say why): only URL-safe alphabet characters (then, translated to the standard alphabet and
+    padded, the decoder reads exactly them), a possible length, zero trailing bits."""
     tail = len(raw) % 4
-    if tail == 1 or b"+" in raw or b"/" in raw or b"=" in raw:
+    if tail == 1 or raw.translate(None, _B64URL_ALPHABET):  # something outside the alphabet
         return None
-    try:
-        data = binascii.a2b_base64(raw.translate(_URLSAFE_TO_STANDARD) + _PADDING[tail], strict_mode=True)
-    except binascii.Error:
-        return None
+    data = binascii.a2b_base64(raw.translate(_URLSAFE_TO_STANDARD) + _PADDING[tail])
     if tail and _B64URL_VALUES[raw[-1]] & _TRAILING_BITS[tail]:
         return None
     return data
 
 
 _B64URL_BYTES_RE = re.compile(rb"[A-Za-z0-9_-]*")
+_B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"", b"==", b"=")
 _TRAILING_BITS = (0, 0, 0x0F, 0x03)
-_B64URL_VALUES = {
-    char: value
-    for value, char in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-}
+_B64URL_VALUES = {char: value for value, char in enumerate(_B64URL_ALPHABET)}
 
 
 # --- ECDSA signature encodings (RFC 7518 §3.4) --------------------------------------------------
