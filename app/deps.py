@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -128,7 +128,7 @@ async def get_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require(scope: str, *roles: str) -> Callable[[Principal], Principal]:
+def require(scope: str, *roles: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that admits a principal whose token has ``scope`` and whose role is in ``roles``."""
 
     # One flat dependency (not one on top of ``CurrentPrincipal``): each level of FastAPI's
