@@ -79,7 +79,9 @@ def tampered_documents(log: OfflineLog) -> tuple[list[tuple[int, dict[str, Any],
     return docs, expected
 
 
-@pytest.mark.parametrize(("workers", "threshold", "chunk"), [(1, 10**9, 1000), (2, 0, 3), (2, 0, 1000)])
+@pytest.mark.parametrize(
+    ("workers", "threshold", "chunk"), [(1, 10**9, 1000), (2, 0, 1), (2, 0, 3), (2, 0, 1000)]
+)
 def test_each_failure_names_its_entry(log: OfflineLog, workers: int, threshold: int, chunk: int) -> None:
     docs, expected = tampered_documents(log)
     jwks = log.jwks()

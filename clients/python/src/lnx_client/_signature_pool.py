@@ -49,6 +49,7 @@ __all__ = [
 
 CHUNK = 1000  # documents per worker task: tens of milliseconds of work, so per-task costs vanish
 POOL_THRESHOLD = 512  # below this many signatures, a process pool costs more than it saves
+_AHEAD = 2  # chunks per worker handed over and not yet collected
 
 #: The served fields compared with the signed payload's.
 _METADATA = ("id", "type", "regime")
@@ -113,6 +114,8 @@ class _Chunk:
     #: once the signature verifies).
     deferred: dict[int, tuple[Failure | None, list[Failure]]] = field(default_factory=dict)
     future: Future[list[Failure]] | None = None
+    size: int = 0
+    failed: list[Failure] | None = None  # the workers' verdict, once collected
 
 
 class SignatureChecks:
@@ -135,6 +138,7 @@ class SignatureChecks:
         self._refused: list[Failure] = []  # JWSs refused by the strict parse
         self._pool = pool
         self._own_pool = False
+        self._collected = 0  # chunks before this one are done (their verdicts collected)
 
     def start(self) -> None:
         """Start the worker processes now (the audit does once it knows the log is large): forked
@@ -182,6 +186,7 @@ class SignatureChecks:
         chunk, self._chunk = self._chunk, _Chunk()
         if not chunk.tasks:
             return
+        chunk.size = len(chunk.tasks)
         self._chunks.append(chunk)
         if self._pool is None and self.workers > 1 and self.total >= self.threshold:
             self.start()
@@ -190,6 +195,19 @@ class SignatureChecks:
                 waiting.future = self._pool.submit(check_signatures, waiting.tasks, waiting.jwks)
         elif self._pool is not None:
             chunk.future = self._pool.submit(check_signatures, chunk.tasks, chunk.jwks)
+        if self._pool is not None:
+            self._collect(keep=self.workers * _AHEAD)
+
+    def _collect(self, keep: int) -> None:
+        """Wait for the oldest chunks until at most ``keep`` are in the workers' hands: this
+        process stays just ahead of them, rather than holding every parsed document in memory
+        (and the memory it reuses stays warm)."""
+        while len(self._chunks) - self._collected > keep:
+            chunk = self._chunks[self._collected]
+            if chunk.future is not None:
+                chunk.failed, chunk.future = chunk.future.result(), None
+                chunk.tasks = []
+            self._collected += 1
 
     def results(
         self, progress: Callable[[str, int, int | None], None] | None
@@ -201,12 +219,14 @@ class SignatureChecks:
             if self._refused:
                 yield 0, self._refused
             for chunk in self._chunks:
-                if chunk.future is not None:
+                if chunk.failed is not None:
+                    failed = chunk.failed
+                elif chunk.future is not None:
                     failed = chunk.future.result()
                 else:
                     failed = check_signatures(chunk.tasks, chunk.jwks)
-                chunk.future = None
-                verified = len(chunk.tasks) - len(failed)
+                chunk.future, chunk.failed = None, None
+                verified = chunk.size - len(failed)
                 if chunk.deferred:
                     unverified = {failure[2] for failure in failed}
                     for index, (mismatch, mismatches) in chunk.deferred.items():
@@ -217,7 +237,7 @@ class SignatureChecks:
                             failed.append(mismatch)
                         else:
                             failed.extend(mismatches)
-                done += len(chunk.tasks)
+                done += chunk.size
                 chunk.tasks, chunk.deferred = [], {}
                 if progress:
                     progress("signatures", done, self.total)
