@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         default=10, ge=1, le=200, description="PostgreSQL connection pool size per process."
     )
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0, description="SQLite busy timeout.")
+    sqlite_cache_mib: int = Field(
+        default=16, ge=1, le=4096, description="SQLite page cache of each pooled connection, in MiB."
+    )
 
     log_origin: str = Field(default="lnx.example/log", description="Origin line of the log's checkpoints.")
     log_key_path: Path | None = Field(

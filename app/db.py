@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+import psycopg
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -28,6 +30,7 @@ __all__ = [
     "is_postgres",
     "utcnow",
     "session_scope",
+    "insert_rows",
 ]
 
 NAMING_CONVENTION = {
@@ -113,7 +116,9 @@ class _WriterGate:
             self._lock.release()
 
 
-def make_engine(url: str, *, pool_size: int = 10, sqlite_busy_timeout_ms: int = 10_000) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 10, sqlite_busy_timeout_ms: int = 10_000, sqlite_cache_mib: int = 16
+) -> Engine:
     """An engine configured the same way for the server, the workers, the CLI and the tests."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -135,7 +140,9 @@ def make_engine(url: str, *, pool_size: int = 10, sqlite_busy_timeout_ms: int = 
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: the log's indexes outgrow the 2 MiB default
+            # The log's indexes outgrow SQLite's 2 MiB default; each connection fills its cache up to
+            # this bound as the database grows, so it is part of a worker's steady memory.
+            cursor.execute(f"PRAGMA cache_size={-1024 * int(sqlite_cache_mib)}")
             cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
             cursor.close()
 
@@ -192,6 +199,41 @@ def make_engine(url: str, *, pool_size: int = 10, sqlite_busy_timeout_ms: int = 
         pool_pre_ping=True,
         json_serializer=_json_serializer,
     )
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows in the caller's transaction, the way each database takes them fastest.
+
+    PostgreSQL gets them through ``COPY ... FROM STDIN``: psycopg's ``executemany`` sends one
+    statement per row (measured: 22,000 statements, and as much server CPU, for a batch run of
+    2,000 documents), and multi-row ``INSERT ... VALUES`` statements cost psycopg more to parse
+    than the rows themselves. SQLite's driver runs ``executemany`` in a C loop over one prepared
+    statement, which is the cheap form there. Every row has the keys of the first one.
+    """
+    if not rows:
+        return
+    if not is_postgres(session):
+        session.execute(insert(table), list(rows))
+        return
+    names = list(rows[0])
+    json_columns = {n for n in names if isinstance(table.c[n].type, JSON)}
+    columns = ", ".join(f'"{n}"' for n in names)
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'  # noqa: S608 - our own names
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        _json_serializer(row[n]) if n in json_columns and row[n] is not None else row[n]
+                        for n in names
+                    ]
+                )
+    except psycopg.Error as exc:
+        # As SQLAlchemy would have raised it (IntegrityError for a unique violation, ...).
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+    finally:
+        cursor.close()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

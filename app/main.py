@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.resolved_database_url,
             pool_size=settings.db_pool_size,
             sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            sqlite_cache_mib=settings.sqlite_cache_mib,
         )
         check_schema(engine)
         app.state.engine = engine

@@ -30,9 +30,10 @@ from typing import Any
 
 from lnx_client.core.entry import entry_bytes
 from shapely.geometry import shape
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
+from app.db import insert_rows
 from app.documents import repository
 from app.documents.intake import Intake, require_valid_key
 from app.documents.models import Document, DocumentChain, DocumentRecipient
@@ -387,17 +388,15 @@ def _store(session: Session, known: _Known, now: datetime) -> None:
     ):
         document.log_index = log_index
         document.leaf_hash = leaf_hash.hex()
-    session.execute(insert(_documents), [{c: getattr(d, c) for c in _DOCUMENT_COLUMNS} for d in documents])
+    insert_rows(session, _documents, [{c: getattr(d, c) for c in _DOCUMENT_COLUMNS} for d in documents])
     recipient_rows = [
         {"document_id": document.id, "participant_code": code}
         for document, recipients in known.staged
         for code in recipients
     ]
-    if recipient_rows:
-        session.execute(insert(_recipients), recipient_rows)
+    insert_rows(session, _recipients, recipient_rows)
     new_chains = [c.row for c in known.chains.values() if c.new]
-    if new_chains:
-        session.execute(insert(_chains), [{k: row[k] for k in _CHAIN_COLUMNS} for row in new_chains])
+    insert_rows(session, _chains, [{k: row[k] for k in _CHAIN_COLUMNS} for row in new_chains])
     changed = [c.row for c in known.chains.values() if c.changed and not c.new]
     if changed:
         session.execute(

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from app.db import insert_rows
 from app.feed.models import FeedEvent, FeedHead
 
 __all__ = [
@@ -64,7 +65,7 @@ def append_events(session: Session, drafts: Sequence[dict[str, Any]]) -> list[in
                 "regime": draft.get("regime"),
             }
         )
-    session.execute(insert(FeedEvent), rows)
+    insert_rows(session, FeedEvent.__table__, rows)
     session.execute(update(FeedHead).where(FeedHead.id == 1).values(next_seq=next_seq + len(rows)))
     last = rows[-1]["seq"]
     if session.get_bind().dialect.name == "postgresql":

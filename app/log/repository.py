@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import TextClause, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from app.db import insert_rows
 from app.log.models import (
     LogCheckpoint,
     LogCosignature,
@@ -77,9 +78,8 @@ def allocate_indexes(session: Session, count: int) -> int:
 
 
 def insert_leaves(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert leaves (``idx``, ``leaf_hash``, ``leaf_data``, ``integrated_time``) as one executemany."""
-    if rows:
-        session.execute(insert(_leaves), list(rows))
+    """Insert leaves (``idx``, ``leaf_hash``, ``leaf_data``, ``integrated_time``) as few statements as the database wants."""
+    insert_rows(session, _leaves, rows)
 
 
 def next_index(session: Session) -> int:
@@ -155,10 +155,8 @@ def get_nodes(session: Session, ids: Sequence[tuple[int, int]]) -> dict[tuple[in
 
 
 def insert_nodes(session: Session, nodes: Iterable[tuple[tuple[int, int], bytes]]) -> None:
-    """Insert perfect nodes ``((level, idx), hash)`` as one executemany."""
-    rows = [{"level": level, "idx": idx, "hash": h} for (level, idx), h in nodes]
-    if rows:
-        session.execute(insert(_nodes), rows)
+    """Insert perfect nodes ``((level, idx), hash)`` as few statements as the database wants."""
+    insert_rows(session, _nodes, [{"level": level, "idx": idx, "hash": h} for (level, idx), h in nodes])
 
 
 def node_hashes_in_range(session: Session, level: int, start: int, end: int) -> list[bytes]:
