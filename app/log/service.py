@@ -332,14 +332,11 @@ def receipt_proof(session: Session, index: int) -> str:
     return receipt_proofs(session, [index])[index]
 
 
-_RECEIPT_NODES_PER_QUERY = 128
-
-
 def receipt_proofs(session: Session, indexes: Iterable[int]) -> dict[int, str]:
     """Receipts for many entries against one checkpoint (the newest), by index.
 
     A submission batch gets its receipts here: the checkpoint and its cosignatures are read once,
-    and the proofs' nodes, largely shared between neighbouring entries, in a few queries.
+    and the proofs' nodes, largely shared between neighbouring entries, in one range query.
     """
     record = latest_checkpoint(session)
     wanted = sorted(set(indexes))
@@ -350,11 +347,10 @@ def receipt_proofs(session: Session, indexes: Iterable[int]) -> dict[int, str]:
     checkpoint = _with_cosignatures(session, record)
     plans = {index: merkle.inclusion_proof_plan(index, record.size) for index in wanted}
     node_ids = list(dict.fromkeys(node for plan in plans.values() for node in plan.ids))
-    get_nodes = _node_getter(session)
-    nodes: dict[merkle.NodeID, bytes] = {}
-    for start in range(0, len(node_ids), _RECEIPT_NODES_PER_QUERY):
-        chunk = node_ids[start : start + _RECEIPT_NODES_PER_QUERY]
-        nodes.update(zip(chunk, get_nodes(chunk), strict=True))
+    nodes = repository.get_nodes_in_ranges(session, node_ids)
+    if len(nodes) != len(node_ids):
+        missing = [i for i in node_ids if i not in nodes]
+        raise LogCorrupt(f"perfect nodes missing from storage: {missing[:4]}")
     return {
         index: format_tlog_proof(index, plan.rehash([nodes[node] for node in plan.ids]), checkpoint)
         for index, plan in plans.items()

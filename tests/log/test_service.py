@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 from lnx_client.core import merkle, note, tiles
 from lnx_client.core.checkpoint import open_checkpoint
-from lnx_client.core.tlogproof import verify_tlog_proof
+from lnx_client.core.tlogproof import parse_tlog_proof, verify_tlog_proof
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -141,6 +141,25 @@ def test_receipt_proof_is_a_verifiable_tlog_proof(factory, signer):
             assert checkpoint.size == 13
         with pytest.raises(service.NotIntegrated):
             service.receipt_proof(session, 13)
+
+
+def test_receipts_of_many_entries_equal_their_single_receipts(factory, signer):
+    """A batch's receipts come from one range query per call; each must be the entry's own proof."""
+    datas = leaf_datas(0, 300)
+    append(factory, datas)
+    integrate(factory, signer)
+    rng = random.Random(7)
+    with _read(factory) as session:
+        for wanted in ([0], [299], list(range(40, 104)), rng.sample(range(300), 50), list(range(300))):
+            proofs = service.receipt_proofs(session, wanted)
+            assert sorted(proofs) == sorted(set(wanted))
+            for index in wanted[:20]:
+                by_itself = service.inclusion_proof(session, index, 300).hashes  # the one-proof path
+                assert list(parse_tlog_proof(proofs[index]).proof) == by_itself
+                verify_tlog_proof(proofs[index], datas[index], signer.verifier(), origin=ORIGIN)
+        assert service.receipt_proofs(session, []) == {}
+        with pytest.raises(service.NotIntegrated):
+            service.receipt_proofs(session, [5, 300])
 
 
 def test_sequencing_and_integration_in_one_transaction(factory, signer):
