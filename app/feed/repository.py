@@ -38,6 +38,7 @@ __all__ = [
     "head_seq",
     "visible_events",
     "visible_seqs",
+    "visible_among",
     "matching_seqs",
     "events_between",
     "events_with_seqs",
@@ -137,6 +138,20 @@ def visible_seqs(
         select(FeedEvent.seq, _full(principal, entrusted).label("full"))
         .outerjoin(Document, Document.id == FeedEvent.document_id)
         .where(FeedEvent.seq > lo, FeedEvent.seq <= hi, _visible(principal, entrusted))
+    )
+    return {int(seq): bool(full) for seq, full in session.execute(query)}
+
+
+def visible_among(
+    session: Session, principal: Principal, entrusted: frozenset[str], seqs: Sequence[int]
+) -> dict[int, bool]:
+    """seq -> reads-in-full for those of ``seqs`` the principal may see (one query for them all)."""
+    if not seqs:
+        return {}
+    query = (
+        select(FeedEvent.seq, _full(principal, entrusted).label("full"))
+        .outerjoin(Document, Document.id == FeedEvent.document_id)
+        .where(FeedEvent.seq.in_(list(seqs)), _visible(principal, entrusted))
     )
     return {int(seq): bool(full) for seq, full in session.execute(query)}
 
