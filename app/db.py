@@ -9,6 +9,7 @@ database only through short thread-pool calls.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ import orjson
 import psycopg
 from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -100,14 +101,20 @@ class _WriterGate:
     to COMMIT or ROLLBACK, by the DBAPI connection that began it (re-entry by it is a no-op).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, timeout_s: float) -> None:
         self._lock = threading.Lock()
         self._holder: Any = None
+        self._timeout_s = timeout_s
 
     def enter(self, dbapi_connection: Any) -> None:
+        """Wait for the gate, at most the busy timeout (as SQLite would have), then "locked"."""
         if self._holder is not None and self._holder is dbapi_connection:
             return
-        self._lock.acquire()
+        if not self._lock.acquire(timeout=self._timeout_s):
+            locked = sqlite3.OperationalError(
+                f"database is locked (another writer of this process held it for {self._timeout_s:g} s)"
+            )
+            raise OperationalError("BEGIN IMMEDIATE", None, locked)
         self._holder = dbapi_connection
 
     def leave(self, dbapi_connection: Any) -> None:
@@ -146,7 +153,7 @@ def make_engine(
             cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
             cursor.close()
 
-        gate = _WriterGate()
+        gate = _WriterGate(sqlite_busy_timeout_ms / 1000)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
