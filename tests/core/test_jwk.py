@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -352,3 +354,31 @@ def test_ecdsa_encodings_round_trip() -> None:
     assert ecdsa_raw_to_der(raw) == der
     with pytest.raises(ValueError):
         ecdsa_raw_to_der(raw + b"\x00")
+
+
+def _b64url_decode_by_reencoding(text: str | bytes) -> bytes:
+    """The reference reading: decode, then refuse unless re-encoding gives the input back."""
+    if isinstance(text, bytes):
+        text = text.decode("ascii")
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url_encode(data) != text:
+        raise ValueError("not canonical")
+    return data
+
+
+@given(st.text(alphabet="ABCQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=. \né", max_size=12))
+def test_b64url_decode_is_the_reencoding_check(text: str) -> None:
+    """The decoder's shortcuts (alphabet in one pass, trailing bits by table) accept exactly what
+    decoding and re-encoding accepts, from text and from bytes alike."""
+    for value in (text, text.encode("utf-8")):
+        try:
+            expected: bytes | None = _b64url_decode_by_reencoding(value)
+        except (ValueError, UnicodeDecodeError):
+            expected = None
+        try:
+            got: bytes | None = b64url_decode(value)
+        except ValueError:
+            got = None
+        assert got == expected
