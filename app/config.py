@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         default=10, ge=1, le=200, description="PostgreSQL connection pool size per process."
     )
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0, description="SQLite busy timeout.")
+    gc_freeze_after_startup: bool = Field(
+        default=False,
+        description="Move everything alive after startup out of the garbage collector's reach "
+        "(gc.freeze); `lnx serve` turns it on.",
+    )
     sqlite_cache_mib: int = Field(
         default=16, ge=1, le=4096, description="SQLite page cache of each pooled connection, in MiB."
     )

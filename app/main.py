@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     ctx = module.run(app)
                     await ctx.__aenter__()
                     stack.append(ctx)
+            if settings.gc_freeze_after_startup:
+                _freeze_startup_objects()
             yield
         finally:
             for ctx in reversed(stack):
@@ -128,6 +131,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
     )
     return app
+
+
+def _freeze_startup_objects() -> None:
+    """Keep the objects of startup (modules, the app, SQLAlchemy's metadata) out of full collections.
+
+    A full (generation 2) collection walks every tracked object. In a served process most of them
+    are startup's, alive until exit; measured with 1,000 SSE streams open, each full collection
+    stalled the process for 120-250 ms, every few seconds, and delayed every stream's events by as
+    much (``bench/feed.py`` (a): p99 301 ms, 262 ms with the freeze). ``gc.freeze`` is the
+    standard remedy (CPython docs, "gc.freeze"); not for processes that build many apps (tests),
+    whose garbage would be frozen too.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 AppFactory = Callable[[], FastAPI]

@@ -586,6 +586,7 @@ def main() -> None:
         "LNX_DATABASE_URL": url,
         "LNX_DATA_DIR": str(settings.data_dir),
         "LNX_ACCESS_LOG": "false",
+        "LNX_GC_FREEZE_AFTER_STARTUP": "true",  # as `lnx serve` sets it
         "LNX_LOG_LEVEL": "WARNING",
         "LNX_RATE_LIMIT_PER_MINUTE": "0",
         "LNX_MAX_STREAMS": str(args.clients * 2 + 100),
