@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from lnx_client.core import jwk as core_jwk
+from sqlalchemy import text
 
 from app.auth import service as auth_service
 from app.config import Settings
@@ -112,3 +113,14 @@ def operator_token(settings: Settings) -> str:
 @pytest.fixture
 def exchange(client: TestClient, operator_token: str) -> Exchange:
     return Exchange(client=client, operator=Actor(code="ICC", role="operator", token=operator_token))
+
+
+def execute_sql(settings: Settings, sql: str, **params: Any) -> None:
+    """Run SQL on the test database behind the application's back, as another server process
+    (or a tamperer) would: no session of the application sees it coming."""
+    engine = make_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql), params)
+    finally:
+        engine.dispose()

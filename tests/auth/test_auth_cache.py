@@ -14,11 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
-from app.db import make_engine
 from tests.documents.builders import pre_launch, submit
-from tests.fixtures import Exchange
+from tests.fixtures import Exchange, execute_sql
 
 
 def _get(exchange: Exchange, token: str, path: str = "/v1/participants") -> Any:
@@ -31,16 +29,6 @@ def _issue(exchange: Exchange, code: str, scopes: list[str], **body: Any) -> dic
     )
     assert r.status_code == 201, r.text
     return r.json()
-
-
-def _write_outside_the_app(settings: Any, sql: str, **params: Any) -> None:
-    """A change as another server process would make it: no session of this process sees it."""
-    engine = make_engine(settings.resolved_database_url, pool_size=1)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(sql), params)
-    finally:
-        engine.dispose()
 
 
 def test_a_revoked_token_is_refused_at_once_even_when_cached(exchange: Exchange) -> None:
@@ -94,7 +82,7 @@ def test_a_change_made_outside_this_process_waits_for_the_ttl(exchange: Exchange
     exchange.add("IND")
     issued = _issue(exchange, "IND", ["read"])
     assert _get(exchange, issued["token"]).status_code == 200
-    _write_outside_the_app(
+    execute_sql(
         settings,
         "UPDATE api_tokens SET revoked_at = :now WHERE id = :id",
         now=datetime.now(UTC),
@@ -108,7 +96,7 @@ def test_without_the_cache_every_request_reads_the_database(exchange: Exchange, 
     exchange.add("IND")
     issued = _issue(exchange, "IND", ["read"])
     assert _get(exchange, issued["token"]).status_code == 200
-    _write_outside_the_app(
+    execute_sql(
         settings,
         "UPDATE api_tokens SET revoked_at = :now WHERE id = :id",
         now=datetime.now(UTC),

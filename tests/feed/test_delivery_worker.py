@@ -10,22 +10,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from app.config import Settings
-from app.db import make_engine
 from app.main import create_app
 from tests.feed.conftest import Receiver, World
 from tests.feed.test_webhooks import accept, deliveries, subscribe, wait_until
-
-
-def _write_outside_the_app(settings: Settings, sql: str, **params: Any) -> None:
-    engine = make_engine(settings.resolved_database_url, pool_size=1)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(sql), params)
-    finally:
-        engine.dispose()
+from tests.fixtures import execute_sql
 
 
 @pytest.mark.feed_settings(webhook_subscription_concurrency=2, webhook_timeout_s=10.0)
@@ -112,13 +102,11 @@ def test_a_subscription_enabled_by_another_process_is_noticed(
     world: World, receiver: Receiver, settings: Settings
 ) -> None:
     sub = subscribe(world.client, world.pak, receiver.url)
-    _write_outside_the_app(
-        settings, "UPDATE feed_subscriptions SET status = 'disabled' WHERE id = :id", id=sub["id"]
-    )
+    execute_sql(settings, "UPDATE feed_subscriptions SET status = 'disabled' WHERE id = :id", id=sub["id"])
     time.sleep(1.5)  # the worker's idle recheck sees no active subscription
     document = accept(world.client, world.ind)
     assert receiver.requests == []
-    _write_outside_the_app(
+    execute_sql(
         settings,
         "UPDATE feed_subscriptions SET status = 'active', updated_at = :now WHERE id = :id",
         id=sub["id"],

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
-
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.ops import backup
 from app.ops.logcheck import LogCheckReport
 from tests.documents.builders import follow_up, pre_launch, submit
 from tests.fixtures import Exchange
+from tests.fixtures import execute_sql as execute  # noqa: F401 - the ops tests' name for it
 
 
 @dataclass
@@ -51,13 +50,3 @@ def run_check(settings: Settings, **kwargs: Any) -> LogCheckReport:
     finally:
         engine.dispose()
     raise AssertionError("unreachable")
-
-
-def execute(settings: Settings, sql: str, **params: Any) -> None:
-    """Run SQL on the test database behind the application's back (what a tamperer would do)."""
-    engine = make_engine(settings.resolved_database_url, pool_size=1)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(sql), params)
-    finally:
-        engine.dispose()
