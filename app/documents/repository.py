@@ -20,7 +20,6 @@ __all__ = [
     "preload_chains",
     "chain_documents",
     "acknowledgements_of",
-    "acknowledgement_by",
     "recipients_of",
     "list_documents",
     "CHAIN_OPEN",
@@ -62,12 +61,8 @@ def acknowledgers_of(session: Session, document_ids: set[str]) -> set[tuple[str,
     return {(str(ref), str(issuer)) for ref, issuer in rows}
 
 
-def get_chain(session: Session, chain_id: str, *, for_update: bool = False) -> DocumentChain | None:
-    if not for_update:
-        return session.get(DocumentChain, chain_id)  # the identity map answers pre-loaded chains
-    return session.scalars(
-        select(DocumentChain).where(DocumentChain.id == chain_id).with_for_update()
-    ).first()
+def get_chain(session: Session, chain_id: str) -> DocumentChain | None:
+    return session.get(DocumentChain, chain_id)  # the identity map answers pre-loaded chains
 
 
 def preload_chains(session: Session, chain_ids: set[str]) -> None:
@@ -90,16 +85,6 @@ def acknowledgements_of(session: Session, document_id: str) -> list[Document]:
             .order_by(Document.log_index)
         )
     )
-
-
-def acknowledgement_by(session: Session, document_id: str, issuer: str) -> Document | None:
-    return session.scalars(
-        select(Document).where(
-            Document.type == "acknowledgement",
-            Document.references_id == document_id,
-            Document.issuer == issuer,
-        )
-    ).first()
 
 
 def recipients_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[str]]:

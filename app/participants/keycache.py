@@ -90,7 +90,3 @@ class KeyCache:
                 while len(self._entries) > self._max_entries:
                     self._entries.popitem(last=False)
         return key
-
-    def forget(self, kid: str) -> None:
-        with self._lock:
-            self._entries.pop(kid, None)

@@ -171,6 +171,8 @@ def test_key_of_another_participant_is_refused(world, before) -> None:
 
 
 def test_revoked_key_is_refused(world, before) -> None:
+    # ``before`` submitted with this key, so the process's key cache holds it as valid: the write
+    # transaction's own re-check is what refuses it (app/participants/keycache.py).
     revoked = world.client.post(
         f"/v1/participants/IND/keys/{world.ind.kid}/revoke",
         json={"reason": "compromised"},
