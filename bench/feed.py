@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,8 +41,6 @@ from typing import Any
 import httpx
 import orjson
 from fastapi import Response
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -57,6 +54,7 @@ from app.config import Settings  # noqa: E402
 from app.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from app.participants import service as participants_service  # noqa: E402
 from app.participants.schemas import ParticipantCreate  # noqa: E402
+from bench.common import postgres_database, stop_process  # noqa: E402
 
 # ---------------------------------------------------------------- the server
 
@@ -129,12 +127,7 @@ class Server:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+            stop_process(self.proc)
             self.proc = None
 
 
@@ -565,13 +558,9 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     work = Path(tempfile.mkdtemp(prefix="lnx-bench-feed-"))
-    pg_name = None
+    drop_database = None
     if args.postgres:
-        pg_name = f"lnx_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(make_url(args.postgres).set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
-        url = make_url(args.postgres).set(database=pg_name).render_as_string(hide_password=False)
+        url, drop_database = postgres_database(args.postgres)
     else:
         url = f"sqlite:///{work / 'lnx.sqlite3'}"
     settings = Settings(database_url=url, data_dir=work / "data")
@@ -609,10 +598,8 @@ def main() -> None:
                 run_webhooks(server, actors, args.subscriptions, args.webhook_docs)
     finally:
         server.stop()
-        if pg_name:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-            admin.dispose()
+        if drop_database is not None:
+            drop_database()
         shutil.rmtree(work, ignore_errors=True)
 
 

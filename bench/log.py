@@ -29,16 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import Request, Response
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -51,6 +47,7 @@ from app.config import Settings  # noqa: E402
 from app.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from app.log import service  # noqa: E402
 from app.log.signer import load_or_create_signer  # noqa: E402
+from bench.common import postgres_database  # noqa: E402
 
 ORIGIN = "bench.lnx.example/log"
 
@@ -114,22 +111,6 @@ def storage(url: str, label: str, settings: Settings, leaves: int, batch: int) -
                 f"{done / (t_seq + t_int):>14,.0f} {interval:>10,.0f} {rss_mib():>8.0f}"
             )
     engine.dispose()
-
-
-def postgres_database(server_url: str) -> tuple[str, Callable[[], None]]:
-    """A throw-away database on the server of ``server_url``; returns its URL and a dropper."""
-    base = make_url(server_url)
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    name = f"lnx_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
 
 
 # ---------------------------------------------------------------- 2. HTTP path

@@ -37,9 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,8 +45,6 @@ from pathlib import Path
 import httpx
 import orjson
 from fastapi import FastAPI, Request, Response
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -63,6 +59,7 @@ from app.documents import signature  # noqa: E402
 from app.participants import service as participants_service  # noqa: E402
 from app.participants.schemas import ParticipantCreate  # noqa: E402
 from app.regimes import service as regimes_service  # noqa: E402
+from bench.common import postgres_database, stop_process  # noqa: E402
 
 ISSUERS = ("IND", "PAK", "FRA", "USA", "RUS", "CHN", "GBR", "DEU", "JPN", "BRA", "ZAF", "AUS")
 WARMUP = 300
@@ -100,22 +97,6 @@ def bare_app() -> FastAPI:
 
 
 # ---------------------------------------------------------------- setup: databases, actors, servers
-
-
-def postgres_database(server_url: str) -> tuple[str, Callable[[], None]]:
-    """A throw-away database on the server of ``server_url``; returns its URL and a dropper."""
-    base = make_url(server_url)
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    name = f"lnx_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
 
 
 @dataclass
@@ -218,12 +199,7 @@ class Server:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+            stop_process(self.proc)
             self.proc = None
 
 
