@@ -20,7 +20,8 @@ steadier figure: throughput then depends on how much CPU the scheduler hands out
 is set by LNX_SUBMIT_BATCH_MAX / LNX_SUBMIT_BATCH_WAIT_MS (passed through to the server).
 
 Usage: .venv/bin/python bench/submit.py [--documents N] [--concurrency 32,64] [--runs R]
-                                        [--issuers K] [--skip-postgres]
+                                        [--issuers K] [--skip-postgres] [--skip-sqlite]
+                                        [--workers 1,2]
 """
 
 from __future__ import annotations
@@ -409,6 +410,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per concurrency; medians are printed")
     parser.add_argument("--issuers", type=int, default=8, help="submitting states (max 12)")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2], help="PostgreSQL workers"
+    )
     args = parser.parse_args()
 
     batch = os.environ.get("LNX_SUBMIT_BATCH_MAX", "default 256")
@@ -423,14 +428,15 @@ def main() -> None:
         "| lnx accepted/s | lnx p50 / p99 ms | lnx CPU ms/doc | lnx / bare |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    db_dir = Path(tempfile.mkdtemp(prefix="lnx-bench-db-"))
-    try:
-        configuration("SQLite", f"sqlite:///{db_dir / 'lnx.sqlite3'}", 1, args)
-    finally:
-        shutil.rmtree(db_dir, ignore_errors=True)
+    if not args.skip_sqlite:
+        db_dir = Path(tempfile.mkdtemp(prefix="lnx-bench-db-"))
+        try:
+            configuration("SQLite", f"sqlite:///{db_dir / 'lnx.sqlite3'}", 1, args)
+        finally:
+            shutil.rmtree(db_dir, ignore_errors=True)
     server_url = os.environ.get("LNX_BENCH_DATABASE_URL")
     if server_url and not args.skip_postgres:
-        for workers in (1, 2):
+        for workers in args.workers:
             url, drop = postgres_database(server_url)
             try:
                 configuration("PostgreSQL", url, workers, args)

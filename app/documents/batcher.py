@@ -6,20 +6,24 @@ bound while every client still gets its answer only after its document, log leaf
 are committed and integrated into a signed checkpoint.
 
 The batch's transaction also integrates the log (``Integrator.integrate_in``: new tree nodes and
-a signed checkpoint), so a batch costs one durable commit, not two, and its receipts can be made
-as soon as it has committed.
+a signed checkpoint), so a batch costs one durable commit, not two. The integration step keeps
+the nodes it had in hand (``log.service.Integration``), which are all that the inclusion proofs
+of the batch's new entries need: their receipts are made from memory, without a second
+transaction, as soon as the batch has committed.
 
 A batch is one call of ``service.accept_batch``: refused submissions write nothing, so they never
 take the others down with them. Should the batch's statements fail as a whole (another worker
 stored one of its ids a moment earlier), the batch is replayed one submission at a time, each in
-its own SAVEPOINT, so that only the loser of the race is told to retry. Receipts are made per
-batch too: one checkpoint read and one node fetch for all its inclusion proofs.
+its own SAVEPOINT, so that only the loser of the race is told to retry. What the batch did not
+integrate itself (a resubmitted document, or a batch replayed one by one) gets its receipt from
+the database: one checkpoint read and one node fetch for all of them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -65,7 +69,9 @@ def _concurrent_submission() -> ServiceUnavailable:
 class LogWriter(Protocol):
     """What the batcher needs of the log (``app.log.integrator.Integrator``)."""
 
-    def integrate_in(self, session: Session) -> int | None: ...
+    def integrate_in(
+        self, session: Session, sequenced: tuple[int, Sequence[bytes]] | None = None
+    ) -> log_service.Integration | None: ...
 
     def advance(self, size: int) -> None: ...
 
@@ -167,13 +173,13 @@ class SubmissionBatcher:
             task.add_done_callback(self._finishing.discard)
 
     async def _finish(self, batch: list[_Pending], results: list[Outcome | BaseException]) -> None:
-        """Answer a committed batch once a signed checkpoint covers its new entries."""
-        outcomes = [r for r in results if isinstance(r, Outcome)]
+        """Answer a committed batch; entries it did not integrate itself wait for a checkpoint first."""
+        waiting = [r for r in results if isinstance(r, Outcome) and not r.receipt]
         failure: BaseException | None = None
-        if outcomes:
+        if waiting:
             try:
-                await self._log.wait_integrated(max(o.document.log_index for o in outcomes), self._wait_s_max)
-                await asyncio.to_thread(self._make_receipts, outcomes)
+                await self._log.wait_integrated(max(o.document.log_index for o in waiting), self._wait_s_max)
+                await asyncio.to_thread(self._make_receipts, waiting)
             except Exception as exc:  # noqa: BLE001 - durable but not yet logged: the client may retry (200)
                 logger.exception("integration after a batch failed")
                 failure = (
@@ -188,7 +194,7 @@ class SubmissionBatcher:
                 continue
             if isinstance(result, BaseException):
                 pending.future.set_exception(result)
-            elif failure is not None:
+            elif failure is not None and not result.receipt:
                 pending.future.set_exception(failure)
             else:
                 pending.future.set_result(result)
@@ -202,20 +208,34 @@ class SubmissionBatcher:
     def _commit(self, batch: list[_Pending]) -> list[Outcome | BaseException]:
         now = utcnow()
         intakes = [pending.intake for pending in batch]
-        size: int | None = None
+        step: log_service.Integration | None = None
         try:
             for session in session_scope(self._factory):
                 accepted = documents_service.accept_batch(session, intakes, now)
-                if any(not isinstance(r, LnxError) and r.created for r in accepted):
-                    size = self._log.integrate_in(session)
+                new = [r.document for r in accepted if not isinstance(r, LnxError) and r.created]
+                if new:
+                    sequenced = (new[0].log_index, [bytes.fromhex(d.leaf_hash) for d in new])
+                    step = self._log.integrate_in(session, sequenced)
         except IntegrityError:
             if len(batch) == 1:
                 return [_concurrent_submission()]
             logger.info("a submission batch raced another worker; replaying it one by one")
             return self._commit_one_by_one(intakes, now)
-        if size is not None:
-            self._log.advance(size)
-        return [r if isinstance(r, LnxError) else Outcome(r.document, r.created) for r in accepted]
+        if step is not None:
+            self._log.advance(step.record.size)
+        outcomes: list[Outcome | BaseException] = [
+            r if isinstance(r, LnxError) else Outcome(r.document, r.created) for r in accepted
+        ]
+        if step is not None:
+            own = [
+                o
+                for o in outcomes
+                if isinstance(o, Outcome) and o.created and step.covers(o.document.log_index)
+            ]
+            proofs = step.proofs(o.document.log_index for o in own)
+            for outcome in own:
+                outcome.receipt = views.receipt(outcome.document, proofs[outcome.document.log_index])
+        return outcomes
 
     def _commit_one_by_one(self, intakes: list[Intake], now: datetime) -> list[Outcome | BaseException]:
         results: list[Outcome | BaseException] = []

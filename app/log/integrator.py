@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 import anyio
 from lnx_client.core import note
@@ -76,13 +77,17 @@ class Integrator:
             record = service.integrate(session, self._signer, self._origin, max_leaves=self._max_leaves)
         return record.size if record is not None else self._read_size()
 
-    def integrate_in(self, session: Session) -> int | None:
-        """Integrate in the caller's transaction (the submission batch's); the tree size after, if any.
+    def integrate_in(
+        self, session: Session, sequenced: tuple[int, Sequence[bytes]] | None = None
+    ) -> service.Integration | None:
+        """Integrate in the caller's transaction (the submission batch's); what it did, if anything.
 
-        The caller calls ``advance`` with the size once its transaction has committed.
+        ``sequenced``: the leaves that transaction sequenced (see ``service.integrate_step``).
+        The caller calls ``advance`` with the new size once its transaction has committed.
         """
-        record = service.integrate(session, self._signer, self._origin, max_leaves=self._max_leaves)
-        return record.size if record is not None else None
+        return service.integrate_step(
+            session, self._signer, self._origin, max_leaves=self._max_leaves, sequenced=sequenced
+        )
 
     def advance(self, size: int) -> None:
         """Note a tree size whose checkpoint is committed (waiters for entries below it return)."""

@@ -39,6 +39,8 @@ __all__ = [
     "NotIntegrated",
     "sequence_many",
     "integrate",
+    "integrate_step",
+    "Integration",
     "ensure_checkpoint",
     "check_log_key",
     "tree_size",
@@ -162,6 +164,38 @@ def _sign(origin: str, signer: note.NoteSigner, size: int, root: bytes) -> str:
     return note.sign_note(Checkpoint(origin, size, root).to_text(), signer)
 
 
+@dataclass(frozen=True, slots=True)
+class Integration:
+    """One integration step: the checkpoint it signed, and the nodes it had in hand.
+
+    ``nodes`` are the frontier the step started from and every perfect node it completed. They
+    are all an inclusion proof of a newly integrated entry (``first <= index < record.size``)
+    needs against ``record``: the proof's right-hand siblings lie in the new part of the tree,
+    and each left-hand sibling is either a frontier node (when it ends at or before ``first``)
+    or was completed by this step. So the submission batch that integrates its own entries
+    proves them without reading anything back (``proofs``).
+    """
+
+    record: CheckpointRecord
+    first: int
+    nodes: dict[merkle.NodeID, bytes]
+
+    def covers(self, index: int) -> bool:
+        return self.first <= index < self.record.size
+
+    def proofs(self, indexes: Iterable[int]) -> dict[int, str]:
+        """tlog-proof texts of newly integrated entries against this step's checkpoint."""
+        nodes = self.nodes
+        size, note_text = self.record.size, self.record.note  # a new checkpoint has no cosignatures yet
+        out: dict[int, str] = {}
+        for index in indexes:
+            if not self.covers(index):
+                raise ValueError(f"entry {index} was not integrated by this step")
+            hashes = merkle.inclusion_proof(index, size, lambda ids: [nodes[i] for i in ids])
+            out[index] = format_tlog_proof(index, hashes, note_text)
+        return out
+
+
 def integrate(
     session: Session,
     signer: note.NoteSigner,
@@ -175,24 +209,50 @@ def integrate(
     The tree-head row lock makes this single-file across processes: a second integrator waits,
     then sees the new head and continues from it, so the log can never fork. The caller commits.
     """
+    step = integrate_step(session, signer, origin, max_leaves=max_leaves, now=now)
+    return step.record if step is not None else None
+
+
+def integrate_step(
+    session: Session,
+    signer: note.NoteSigner,
+    origin: str,
+    *,
+    max_leaves: int = DEFAULT_INTEGRATE_BATCH,
+    now: datetime | None = None,
+    sequenced: tuple[int, Sequence[bytes]] | None = None,
+) -> Integration | None:
+    """``integrate``, returning the ``Integration`` (with what receipts need) instead of the record.
+
+    ``sequenced`` = ``(first index, leaf hashes)`` that the caller's transaction has just
+    sequenced. While the caller holds the sequence counter's lock, nothing can follow them; so
+    when they start right at the tree head they are exactly the pending leaves, and reading
+    them back is skipped.
+    """
     size, root = repository.lock_tree_head(session)
     hashes: list[bytes] = []
-    for expected, (idx, h) in enumerate(
-        repository.pending_leaf_hashes(session, size, max_leaves), start=size
-    ):
-        if idx != expected:  # cannot happen while the counter row serialises writers; never skip a gap
-            break
-        hashes.append(h)
+    if sequenced is not None and sequenced[0] == size and 0 < len(sequenced[1]) <= max_leaves:
+        hashes = list(sequenced[1])
+    else:
+        for expected, (idx, h) in enumerate(
+            repository.pending_leaf_hashes(session, size, max_leaves), start=size
+        ):
+            if idx != expected:  # cannot happen while the counter row serialises writers; never skip a gap
+                break
+            hashes.append(h)
     if not hashes:
         return None
     frontier = _frontier(session, size, root)
-    repository.insert_nodes(session, frontier.extend(hashes))
+    nodes = dict(zip(frontier.node_ids(), frontier.hashes, strict=True))
+    completed = frontier.extend(hashes)
+    repository.insert_nodes(session, completed)
+    nodes.update(completed)
     new_size, new_root = frontier.size, frontier.root()
     signed = _sign(origin, signer, new_size, new_root)
     created_at = now or utcnow()
     repository.insert_checkpoint(session, new_size, new_root, signed, created_at)
     repository.set_tree_head(session, new_size, new_root)
-    return CheckpointRecord(new_size, new_root, signed, created_at)
+    return Integration(CheckpointRecord(new_size, new_root, signed, created_at), size, nodes)
 
 
 def ensure_checkpoint(session: Session, signer: note.NoteSigner, origin: str) -> CheckpointRecord | None:

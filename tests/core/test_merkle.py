@@ -383,3 +383,17 @@ def test_tampered_consistency_proofs_fail(
         )
         if ref.proof(first, DATA[:wrong_second]) != proof:
             assert fails(verify_consistency, first, wrong_second, proof, r1, ref_root(wrong_second))
+
+
+@given(st.integers(0, 1100), st.integers(1, 140))
+def test_frontier_and_completed_nodes_prove_every_appended_leaf(before, count):
+    """What ``app.log.service.Integration`` relies on to prove a batch from memory.
+
+    The frontier of a tree of ``before`` leaves plus the perfect nodes that appending ``count``
+    more completes hold every node of the inclusion proof of each appended leaf.
+    """
+    frontier = CompactRange.from_hashes(before, [bytes([i % 256]) * 32 for i in range(before.bit_count())])
+    nodes = dict(zip(frontier.node_ids(), frontier.hashes, strict=True))
+    nodes.update(frontier.extend(leaf_hash(b"%d" % i) for i in range(before, before + count)))
+    for index in range(before, before + count):
+        assert set(inclusion_proof_plan(index, before + count).ids) <= nodes.keys()

@@ -172,6 +172,48 @@ def test_sequencing_and_integration_in_one_transaction(factory, signer):
     verify_tlog_proof(proof, leaf_datas(0, 1)[0], signer.verifier(), origin=ORIGIN)
 
 
+def test_an_integration_step_proves_its_own_entries_from_memory(factory, signer):
+    """``Integration.proofs`` (the submit path's receipts) equal the stored-node proofs.
+
+    Batches of every shape after trees of every shape: sizes around powers of two, batches that
+    complete a perfect subtree and ones that straddle several.
+    """
+    datas = leaf_datas(0, 200)
+    size = 0
+    for count in (1, 1, 2, 3, 1, 8, 5, 16, 17, 1, 63, 2, 30, 50):
+        chunk = datas[size : size + count]
+        for session in session_scope(factory):
+            sequenced = service.sequence_many(session, chunk, datetime.now(UTC))
+            step = service.integrate_step(
+                session, signer, ORIGIN, sequenced=(sequenced[0][0], [h for _, h in sequenced])
+            )
+        assert step is not None and step.first == size and step.record.size == size + count
+        proofs = step.proofs(range(size, size + count))
+        with _read(factory) as session:
+            assert proofs == service.receipt_proofs(session, range(size, size + count))
+        for index in range(size, size + count):
+            verify_tlog_proof(proofs[index], datas[index], signer.verifier(), origin=ORIGIN)
+        assert not step.covers(size - 1) and not step.covers(size + count)
+        with pytest.raises(ValueError, match="not integrated by this step"):
+            step.proofs([size + count])
+        size += count
+
+
+def test_an_integration_step_reads_leaves_it_was_not_given(factory, signer):
+    """Leaves committed but never integrated (a crashed writer) come first, read from storage."""
+    datas = leaf_datas(0, 7)
+    append(factory, datas[:4])  # sequenced, never integrated
+    for session in session_scope(factory):
+        sequenced = service.sequence_many(session, datas[4:], datetime.now(UTC))
+        step = service.integrate_step(
+            session, signer, ORIGIN, sequenced=(sequenced[0][0], [h for _, h in sequenced])
+        )
+    assert step is not None and (step.first, step.record.size) == (0, 7)
+    assert step.record.root_hash == ref.mth(datas)
+    for index, proof in step.proofs(range(7)).items():
+        verify_tlog_proof(proof, datas[index], signer.verifier(), origin=ORIGIN)
+
+
 def test_proof_parameters_are_checked(factory, signer):
     append(factory, leaf_datas(0, 10))
     for session in session_scope(factory):
