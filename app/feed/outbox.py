@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, bindparam, cast, func, update
 from sqlalchemy.orm import Session
 
 from app.db import insert_rows
@@ -43,13 +43,28 @@ class EventDraft(dict[str, Any]):
     """Keys: type, subject, time, and document_id or addressee (+ data, issuer, regime)."""
 
 
+_head = FeedHead.__table__
+_advance = update(_head).where(_head.c.id == 1).values(next_seq=_head.c.next_seq + bindparam("count"))
+_ALLOCATE = _advance.returning(_head.c.next_seq)
+# The same, with the commit-time wake-up for listeners: PostgreSQL queues the NOTIFY in this
+# transaction (payload: the last seq allocated), so it costs no statement of its own.
+_ALLOCATE_AND_NOTIFY = _advance.returning(
+    _head.c.next_seq, func.pg_notify(FEED_CHANNEL, cast(_head.c.next_seq - 1, String))
+)
+
+
 def append_events(session: Session, drafts: Sequence[dict[str, Any]]) -> list[int]:
-    """Allocate contiguous sequence numbers under the feed head's row lock and insert the events."""
+    """Allocate contiguous sequence numbers under the feed head's row lock and insert the events.
+
+    One ``UPDATE ... RETURNING`` allocates them and keeps the head row locked until the
+    transaction ends, so concurrent writers queue there and commit their events in seq order.
+    """
     if not drafts:
         return []
-    next_seq = session.execute(
-        select(FeedHead.next_seq).where(FeedHead.id == 1).with_for_update()
-    ).scalar_one()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    end = session.execute(_ALLOCATE_AND_NOTIFY if postgres else _ALLOCATE, {"count": len(drafts)}).first()
+    assert end is not None
+    next_seq = int(end[0]) - len(drafts)
     rows = []
     for offset, draft in enumerate(drafts):
         rows.append(
@@ -66,9 +81,6 @@ def append_events(session: Session, drafts: Sequence[dict[str, Any]]) -> list[in
             }
         )
     insert_rows(session, FeedEvent.__table__, rows)
-    session.execute(update(FeedHead).where(FeedHead.id == 1).values(next_seq=next_seq + len(rows)))
     last = rows[-1]["seq"]
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_notify(FEED_CHANNEL, str(last))))
     session.info[PENDING_SEQ_KEY] = max(session.info.get(PENDING_SEQ_KEY, 0), last)
     return [row["seq"] for row in rows]

@@ -75,13 +75,20 @@ class LogSequence(Base):
 
 
 class LogTreeHead(Base):
-    """The single row (``id = 1``) with the size and root the log has integrated and signed."""
+    """The single row (``id = 1``) with the size and root the log has integrated and signed.
+
+    ``frontier`` holds the tree's compact range (one 32-byte hash per set bit of ``size``, left
+    to right), written with the nodes in the same transaction, so that the next integration
+    starts from this one row instead of reading the frontier's nodes. ``NULL`` in a database
+    written before it existed: the next integration then reads the nodes once.
+    """
 
     __tablename__ = "log_tree_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    frontier: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class LogCheckpoint(Base):

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import TextClause, insert, select, text, update
+from sqlalchemy import TextClause, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.db import insert_rows
@@ -60,6 +60,31 @@ _head = LogTreeHead.__table__
 _checkpoints = LogCheckpoint.__table__
 _cosignatures = LogCosignature.__table__
 
+# Statements that every submission batch runs, built once (see ``app.documents.repository``).
+_ALLOCATE = (
+    update(_sequence)
+    .where(_sequence.c.id == _SINGLETON)
+    .values(next_index=_sequence.c.next_index + bindparam("count"))
+    .returning(_sequence.c.next_index)
+)
+_LOCK_HEAD = (
+    select(_head.c.size, _head.c.root_hash, _head.c.frontier)
+    .where(_head.c.id == _SINGLETON)
+    .with_for_update()
+)
+_SET_HEAD = (
+    update(_head)
+    .where(_head.c.id == _SINGLETON)
+    .values(size=bindparam("size"), root_hash=bindparam("root_hash"), frontier=bindparam("frontier"))
+)
+_INSERT_CHECKPOINT = insert(_checkpoints)
+_PENDING = (
+    select(_leaves.c.idx, _leaves.c.leaf_hash)
+    .where(_leaves.c.idx >= bindparam("start"))
+    .order_by(_leaves.c.idx)
+    .limit(bindparam("limit"))
+)
+
 # ---------------------------------------------------------------- sequencing
 
 
@@ -69,12 +94,7 @@ def allocate_indexes(session: Session, count: int) -> int:
     One ``UPDATE ... RETURNING`` that row-locks the counter until the transaction ends, so a
     second writer waits and the committed leaves always form a contiguous prefix.
     """
-    end = session.execute(
-        update(_sequence)
-        .where(_sequence.c.id == _SINGLETON)
-        .values(next_index=_sequence.c.next_index + count)
-        .returning(_sequence.c.next_index)
-    ).scalar_one()
+    end = session.execute(_ALLOCATE, {"count": count}).scalar_one()
     return int(end) - count
 
 
@@ -99,30 +119,24 @@ def tree_head(session: Session) -> tuple[int, bytes]:
     return int(row.size), bytes(row.root_hash)
 
 
-def lock_tree_head(session: Session) -> tuple[int, bytes]:
-    """``(size, root_hash)`` with the head row locked (``FOR UPDATE``) until the transaction ends.
+def lock_tree_head(session: Session) -> tuple[int, bytes, bytes | None]:
+    """``(size, root_hash, frontier)`` with the head row locked (``FOR UPDATE``) until the transaction ends.
 
     This lock is what makes integration single-file across processes on PostgreSQL. On SQLite
     the writer's ``BEGIN IMMEDIATE`` already holds the database lock (``FOR UPDATE`` is omitted).
+    ``frontier`` is the concatenated compact-range hashes, or ``None`` if never stored.
     """
-    row = session.execute(
-        select(_head.c.size, _head.c.root_hash).where(_head.c.id == _SINGLETON).with_for_update()
-    ).one()
-    return int(row.size), bytes(row.root_hash)
+    row = session.execute(_LOCK_HEAD).one()
+    return int(row.size), bytes(row.root_hash), None if row.frontier is None else bytes(row.frontier)
 
 
-def set_tree_head(session: Session, size: int, root_hash: bytes) -> None:
-    session.execute(update(_head).where(_head.c.id == _SINGLETON).values(size=size, root_hash=root_hash))
+def set_tree_head(session: Session, size: int, root_hash: bytes, frontier: bytes | None = None) -> None:
+    session.execute(_SET_HEAD, {"size": size, "root_hash": root_hash, "frontier": frontier})
 
 
 def pending_leaf_hashes(session: Session, start: int, limit: int) -> list[tuple[int, bytes]]:
     """``(idx, leaf_hash)`` of the leaves at ``start`` and after, in index order, at most ``limit``."""
-    rows = session.execute(
-        select(_leaves.c.idx, _leaves.c.leaf_hash)
-        .where(_leaves.c.idx >= start)
-        .order_by(_leaves.c.idx)
-        .limit(limit)
-    )
+    rows = session.execute(_PENDING, {"start": start, "limit": limit})
     return [(int(i), bytes(h)) for i, h in rows]
 
 
@@ -229,8 +243,7 @@ def leaf_datas_in_range(session: Session, start: int, end: int) -> list[bytes]:
 
 def insert_checkpoint(session: Session, size: int, root_hash: bytes, note: str, created_at: datetime) -> None:
     session.execute(
-        insert(LogCheckpoint),
-        [{"size": size, "root_hash": root_hash, "note": note, "created_at": created_at}],
+        _INSERT_CHECKPOINT, [{"size": size, "root_hash": root_hash, "note": note, "created_at": created_at}]
     )
 
 

@@ -152,12 +152,23 @@ def _node_getter(session: Session) -> merkle.GetNodes:
     return get_nodes
 
 
-def _frontier(session: Session, size: int, root: bytes) -> merkle.CompactRange:
-    ids = merkle.compact_range_node_ids(size)
-    frontier = merkle.CompactRange.from_hashes(size, _node_getter(session)(ids))
+def _frontier(session: Session, size: int, root: bytes, stored: bytes | None) -> merkle.CompactRange:
+    """The compact range of the tree head: from the head row, or read from the nodes if it has none."""
+    count = size.bit_count()
+    if stored is not None and len(stored) == count * merkle.HASH_SIZE:
+        hashes = [stored[i : i + merkle.HASH_SIZE] for i in range(0, len(stored), merkle.HASH_SIZE)]
+        source = "the tree head's frontier"
+    else:
+        hashes = _node_getter(session)(merkle.compact_range_node_ids(size))
+        source = "stored nodes"
+    frontier = merkle.CompactRange.from_hashes(size, hashes)
     if frontier.root() != root:
-        raise LogCorrupt(f"stored nodes do not hash to the tree head of size {size}")
+        raise LogCorrupt(f"{source} do not hash to the tree head of size {size}")
     return frontier
+
+
+def _frontier_bytes(frontier: merkle.CompactRange) -> bytes:
+    return b"".join(frontier.hashes)
 
 
 def _sign(origin: str, signer: note.NoteSigner, size: int, root: bytes) -> str:
@@ -229,7 +240,7 @@ def integrate_step(
     when they start right at the tree head they are exactly the pending leaves, and reading
     them back is skipped.
     """
-    size, root = repository.lock_tree_head(session)
+    size, root, stored_frontier = repository.lock_tree_head(session)
     hashes: list[bytes] = []
     if sequenced is not None and sequenced[0] == size and 0 < len(sequenced[1]) <= max_leaves:
         hashes = list(sequenced[1])
@@ -242,7 +253,7 @@ def integrate_step(
             hashes.append(h)
     if not hashes:
         return None
-    frontier = _frontier(session, size, root)
+    frontier = _frontier(session, size, root, stored_frontier)
     nodes = dict(zip(frontier.node_ids(), frontier.hashes, strict=True))
     completed = frontier.extend(hashes)
     repository.insert_nodes(session, completed)
@@ -251,13 +262,13 @@ def integrate_step(
     signed = _sign(origin, signer, new_size, new_root)
     created_at = now or utcnow()
     repository.insert_checkpoint(session, new_size, new_root, signed, created_at)
-    repository.set_tree_head(session, new_size, new_root)
+    repository.set_tree_head(session, new_size, new_root, _frontier_bytes(frontier))
     return Integration(CheckpointRecord(new_size, new_root, signed, created_at), size, nodes)
 
 
 def ensure_checkpoint(session: Session, signer: note.NoteSigner, origin: str) -> CheckpointRecord | None:
     """Sign the checkpoint of the current head if it has none (the size-0 one at first start)."""
-    size, root = repository.lock_tree_head(session)
+    size, root, _ = repository.lock_tree_head(session)
     if repository.checkpoint_at(session, size) is not None:
         return None
     signed = _sign(origin, signer, size, root)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.participants.models import Participant, ParticipantKey
@@ -35,11 +35,15 @@ def get_key(session: Session, kid: str) -> ParticipantKey | None:
     return session.get(ParticipantKey, kid)
 
 
+_KEYS_BY_KID = select(ParticipantKey).where(ParticipantKey.kid.in_(bindparam("kids", expanding=True)))
+"""Built once: the submission batch runs it every time (see ``app.documents.repository``)."""
+
+
 def get_keys(session: Session, kids: set[str]) -> dict[str, ParticipantKey]:
     """Several keys by kid in one query (a submission batch re-checks all its keys at once)."""
     if not kids:
         return {}
-    return {k.kid: k for k in session.scalars(select(ParticipantKey).where(ParticipantKey.kid.in_(kids)))}
+    return {k.kid: k for k in session.scalars(_KEYS_BY_KID, {"kids": list(kids)})}
 
 
 def list_keys(session: Session, code: str) -> list[ParticipantKey]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.regimes.models import Regime, RegimeAuditor, RegimeMembership
@@ -23,21 +23,24 @@ def get_regime(session: Session, regime_id: str) -> Regime | None:
     return session.get(Regime, regime_id)
 
 
+# Built once: the submission batch runs both every time (see ``app.documents.repository``).
+_REGIMES_BY_ID = select(Regime).where(Regime.id.in_(bindparam("ids", expanding=True)))
+_MEMBERS_OF = select(RegimeMembership.regime_id, RegimeMembership.participant_code).where(
+    RegimeMembership.regime_id.in_(bindparam("ids", expanding=True)), RegimeMembership.left_at.is_(None)
+)
+
+
 def get_regimes(session: Session, regime_ids: set[str]) -> dict[str, Regime]:
     if not regime_ids:
         return {}
-    return {r.id: r for r in session.scalars(select(Regime).where(Regime.id.in_(regime_ids)))}
+    return {r.id: r for r in session.scalars(_REGIMES_BY_ID, {"ids": list(regime_ids)})}
 
 
 def members_of(session: Session, regime_ids: set[str]) -> dict[str, set[str]]:
     """Current members of several regimes in one query; every asked regime has an entry."""
     out: dict[str, set[str]] = {r: set() for r in regime_ids}
     if regime_ids:
-        rows = session.execute(
-            select(RegimeMembership.regime_id, RegimeMembership.participant_code).where(
-                RegimeMembership.regime_id.in_(regime_ids), RegimeMembership.left_at.is_(None)
-            )
-        )
+        rows = session.execute(_MEMBERS_OF, {"ids": list(regime_ids)})
         for regime_id, code in rows:
             out[regime_id].add(code)
     return out

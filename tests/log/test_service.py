@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import session_scope
 from app.errors import BadRequest, NotFound
 from app.log import repository, service
-from app.log.models import LogCheckpoint, LogNode
+from app.log.models import LogCheckpoint, LogNode, LogTreeHead
 from tests.core import reference_merkle as ref
 from tests.log.support import ORIGIN, append, integrate, leaf_datas
 
@@ -92,16 +92,40 @@ def test_stored_nodes_are_every_perfect_subtree(factory, signer):
             assert hashes == [ref.mth(datas[i * width : (i + 1) * width]) for i in range(count)]
 
 
-def test_integration_refuses_to_sign_over_corrupt_nodes(factory, signer):
+def test_integration_refuses_to_sign_over_a_corrupt_frontier(factory, signer):
     append(factory, leaf_datas(0, 5))
     integrate(factory, signer)
     append(factory, leaf_datas(5, 1))
     for session in session_scope(factory):
-        session.execute(update(LogNode).where(LogNode.level == 2, LogNode.idx == 0).values(hash=b"\x00" * 32))
-    with pytest.raises(service.LogCorrupt):
+        frontier = session.execute(select(LogTreeHead.frontier)).scalar_one()
+        assert frontier is not None and len(frontier) == 2 * 32  # 5 = 4 + 1: two perfect subtrees
+        session.execute(update(LogTreeHead).values(frontier=b"\x00" * 32 + frontier[32:]))
+    with pytest.raises(service.LogCorrupt, match="frontier"):
         integrate(factory, signer)
     with _read(factory) as session:
         assert service.latest_checkpoint(session).size == 5
+
+
+def test_a_head_without_frontier_is_read_from_the_nodes_and_checked(factory, signer):
+    """A database from before the frontier column: the nodes are read once, and checked."""
+    datas = leaf_datas(0, 7)
+    append(factory, datas[:5])
+    integrate(factory, signer)
+    append(factory, datas[5:6])
+    for session in session_scope(factory):
+        session.execute(update(LogTreeHead).values(frontier=None))
+        session.execute(update(LogNode).where(LogNode.level == 2, LogNode.idx == 0).values(hash=b"\x00" * 32))
+    with pytest.raises(service.LogCorrupt, match="stored nodes"):
+        integrate(factory, signer)
+    for session in session_scope(factory):  # repaired: integration goes on and stores a frontier again
+        session.execute(
+            update(LogNode).where(LogNode.level == 2, LogNode.idx == 0).values(hash=ref.mth(datas[:4]))
+        )
+    assert integrate(factory, signer).root_hash == ref.mth(datas[:6])
+    with _read(factory) as session:
+        assert session.execute(select(LogTreeHead.frontier)).scalar_one() == ref.mth(datas[:4]) + ref.mth(
+            datas[4:6]
+        )
 
 
 def test_ensure_checkpoint_signs_size_zero_once(factory, signer):
