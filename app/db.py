@@ -13,6 +13,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "utcnow",
     "session_scope",
     "insert_rows",
+    "inserts_deferred",
 ]
 
 NAMING_CONVENTION = {
@@ -209,6 +211,9 @@ def make_engine(
     )
 
 
+_DEFERRED_INSERTS = "lnx_deferred_inserts"
+
+
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many rows in the caller's transaction, the way each database takes them fastest.
 
@@ -219,8 +224,16 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     ``bytea`` that the text format needs (a batch of 16 log leaves: 225 µs instead of 360 µs).
     SQLite's driver runs ``executemany`` in a C loop over one prepared statement, which is the
     cheap form there. Every row has the keys of the first one.
+
+    Inside ``inserts_deferred(session)`` the rows are only collected, and written at its end.
     """
     if not rows:
+        return
+    deferred: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] | None = session.info.get(
+        _DEFERRED_INSERTS
+    )
+    if deferred is not None:
+        deferred.setdefault((table, tuple(rows[0])), []).extend(rows)
         return
     if not is_postgres(session):
         session.execute(insert(table), list(rows))
@@ -249,6 +262,58 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         cursor.close()
 
 
+@contextmanager
+def inserts_deferred(session: Session) -> Iterator[None]:
+    """Collect the ``insert_rows`` calls of the block and write them all when it ends without error.
+
+    On PostgreSQL they become **one** statement: an ``INSERT ... SELECT FROM unnest(...)`` per
+    table, chained as data-modifying CTEs, with every column sent as one binary array. A
+    submission batch writes to seven tables; as seven ``COPY`` runs that cost fourteen round
+    trips and about twice the client CPU of the single statement (measured with three tables:
+    656 µs against 373 µs). Foreign keys are checked at the end of the statement, when all its
+    rows exist. On SQLite each table's rows are one ``executemany``, in the order of first use
+    (which is the order the foreign keys need). Code in the block must not read rows it
+    inserted there.
+    """
+    if _DEFERRED_INSERTS in session.info:
+        yield
+        return
+    deferred: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
+    session.info[_DEFERRED_INSERTS] = deferred
+    try:
+        yield
+    finally:
+        del session.info[_DEFERRED_INSERTS]
+    if not deferred:
+        return
+    if not is_postgres(session):
+        for (table, _), rows in deferred.items():
+            session.execute(insert(table), rows)
+        return
+    plan = tuple(deferred)
+    statement, json_columns = _unnest_plan(plan)
+    params: list[Any] = []
+    for number, ((_, names), rows) in enumerate(deferred.items()):
+        for position, name in enumerate(names):
+            if (number, position) in json_columns:
+                params.append([None if r[name] is None else _json_serializer(r[name]) for r in rows])
+            else:
+                params.append([r[name] for r in rows])
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement, params)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+    finally:
+        cursor.close()
+
+
+def _pg_type(column_type: Any) -> str:
+    from sqlalchemy.dialects import postgresql
+
+    return str(column_type.compile(dialect=postgresql.dialect())).split("(")[0].strip().lower()
+
+
 @functools.lru_cache(maxsize=64)
 def _copy_plan(table: Table, names: tuple[str, ...]) -> tuple[str, list[str], frozenset[int]]:
     """The binary ``COPY`` statement for these columns, their PostgreSQL types, and the JSON ones.
@@ -256,9 +321,6 @@ def _copy_plan(table: Table, names: tuple[str, ...]) -> tuple[str, list[str], fr
     JSON columns travel as ``text``: PostgreSQL's binary input of ``json`` is its text, so the
     value is our own (orjson) serialisation, exactly as in the rest of the application.
     """
-    from sqlalchemy.dialects import postgresql
-
-    dialect = postgresql.dialect()
     types, json_columns = [], set()
     for position, name in enumerate(names):
         column_type = table.c[name].type
@@ -266,10 +328,39 @@ def _copy_plan(table: Table, names: tuple[str, ...]) -> tuple[str, list[str], fr
             json_columns.add(position)
             types.append("text")
         else:
-            types.append(column_type.compile(dialect=dialect).split("(")[0].strip().lower())
+            types.append(_pg_type(column_type))
     columns = ", ".join(f'"{n}"' for n in names)
     statement = f'COPY "{table.name}" ({columns}) FROM STDIN (FORMAT BINARY)'  # noqa: S608 - our own names
     return statement, types, frozenset(json_columns)
+
+
+@functools.lru_cache(maxsize=64)
+def _unnest_plan(plan: tuple[tuple[Table, tuple[str, ...]], ...]) -> tuple[str, frozenset[tuple[int, int]]]:
+    """The one-statement insert of ``inserts_deferred`` for these tables and columns (built once).
+
+    JSON columns travel as ``text[]`` (our orjson serialisation) and are cast per value.
+    """
+    parts, json_columns = [], set()
+    for number, (table, names) in enumerate(plan):
+        arrays, selected = [], []
+        for position, name in enumerate(names):
+            column_type = table.c[name].type
+            if isinstance(column_type, JSON):
+                json_columns.add((number, position))
+                arrays.append("%b::text[]")
+                selected.append(f"c{position}::json")
+            else:
+                arrays.append(f"%b::{_pg_type(column_type)}[]")
+                selected.append(f"c{position}")
+        aliases = ", ".join(f"c{p}" for p in range(len(names)))
+        columns = ", ".join(f'"{n}"' for n in names)
+        parts.append(
+            f'INSERT INTO "{table.name}" ({columns}) SELECT {", ".join(selected)} '  # noqa: S608 - our own names
+            f"FROM unnest({', '.join(arrays)}) AS u({aliases})"
+        )
+    *first, last = parts
+    ctes = ", ".join(f"i{n} AS ({part})" for n, part in enumerate(first))
+    return (f"WITH {ctes} {last}" if ctes else last), frozenset(json_columns)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

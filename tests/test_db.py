@@ -1,16 +1,31 @@
-"""The database plumbing on SQLite: writers of one process take turns at the writer gate."""
+"""The database plumbing: the SQLite writer gate, and bulk inserts (direct and deferred) on both databases."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import make_engine, make_sessionmaker, session_scope
+from app.db import UTCDateTime, insert_rows, inserts_deferred, make_engine, make_sessionmaker, session_scope
 
 
 @pytest.fixture
@@ -95,3 +110,96 @@ def test_a_rolled_back_writer_frees_the_gate(sqlite_url: str) -> None:
     for session in session_scope(factory, read_only=True):
         assert session.execute(text("SELECT n FROM t")).scalars().all() == [2]
     engine.dispose()
+
+
+# ---------------------------------------------------------------- insert_rows and inserts_deferred
+
+_metadata = MetaData()
+_parents = Table(
+    "t_parents",
+    _metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("blob", LargeBinary, nullable=True),
+    Column("doc", JSON, nullable=True),
+    Column("at", UTCDateTime, nullable=True),
+)
+_children = Table(
+    "t_children",
+    _metadata,
+    Column("parent_id", ForeignKey("t_parents.id"), primary_key=True),
+    Column("name", String(16), primary_key=True),
+)
+
+
+@pytest.fixture
+def bulk_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url, pool_size=2)
+    _metadata.create_all(engine)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        _metadata.drop_all(engine)
+        engine.dispose()
+
+
+def _parent_rows(ids: range) -> list[dict[str, object]]:
+    when = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    return [
+        {
+            "id": i,
+            "blob": bytes([i % 256]) * 40 if i % 3 else None,
+            "doc": {"n": i, "s": "é"} if i % 2 else None,
+            "at": when,
+        }
+        for i in ids
+    ]
+
+
+def _stored(factory: sessionmaker[Session]) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    with factory() as session:
+        parents = [tuple(r) for r in session.execute(select(_parents).order_by(_parents.c.id))]
+        children = [
+            tuple(r)
+            for r in session.execute(select(_children).order_by(_children.c.parent_id, _children.c.name))
+        ]
+    return parents, children
+
+
+def test_deferred_inserts_write_every_table_at_the_end_in_foreign_key_order(bulk_factory) -> None:
+    parents = _parent_rows(range(1, 8))
+    children = [{"parent_id": i, "name": name} for i in range(1, 8) for name in ("a", "b")]
+    for session in session_scope(bulk_factory):
+        with inserts_deferred(session):
+            insert_rows(session, _parents, parents[:3])
+            insert_rows(session, _children, children)  # their parents are not all added yet
+            insert_rows(session, _parents, parents[3:])
+            with inserts_deferred(session):  # nested: joins the outer block
+                insert_rows(session, _children, [{"parent_id": 1, "name": "c"}])
+            assert session.execute(select(func.count()).select_from(_parents)).scalar_one() == 0
+    stored_parents, stored_children = _stored(bulk_factory)
+    assert stored_parents == [(r["id"], r["blob"], r["doc"], r["at"]) for r in parents]
+    assert len(stored_children) == len(children) + 1
+
+
+def test_rows_inserted_directly_and_deferred_read_back_the_same(bulk_factory) -> None:
+    for session in session_scope(bulk_factory):
+        insert_rows(session, _parents, _parent_rows(range(0, 5)))
+        with inserts_deferred(session):
+            insert_rows(session, _parents, _parent_rows(range(5, 10)))
+    stored, _ = _stored(bulk_factory)
+    assert stored == [(r["id"], r["blob"], r["doc"], r["at"]) for r in _parent_rows(range(0, 10))]
+
+
+def test_a_failed_block_writes_nothing_and_a_duplicate_is_an_integrity_error(bulk_factory) -> None:
+    with pytest.raises(RuntimeError), next(session_scope(bulk_factory)) as session:
+        with inserts_deferred(session):
+            insert_rows(session, _parents, _parent_rows(range(0, 3)))
+            raise RuntimeError("the batch failed")
+    assert _stored(bulk_factory) == ([], [])
+    for session in session_scope(bulk_factory):
+        insert_rows(session, _parents, _parent_rows(range(0, 1)))
+    with pytest.raises(IntegrityError):
+        for session in session_scope(bulk_factory):
+            with inserts_deferred(session):
+                insert_rows(session, _parents, _parent_rows(range(0, 2)))
+    assert [r[0] for r in _stored(bulk_factory)[0]] == [0]

@@ -31,7 +31,7 @@ from typing import Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import session_scope, utcnow
+from app.db import inserts_deferred, session_scope, utcnow
 from app.documents import service as documents_service
 from app.documents import views
 from app.documents.intake import Intake
@@ -211,11 +211,12 @@ class SubmissionBatcher:
         step: log_service.Integration | None = None
         try:
             for session in session_scope(self._factory):
-                accepted = documents_service.accept_batch(session, intakes, now)
-                new = [r.document for r in accepted if not isinstance(r, LnxError) and r.created]
-                if new:
-                    sequenced = (new[0].log_index, [bytes.fromhex(d.leaf_hash) for d in new])
-                    step = self._log.integrate_in(session, sequenced)
+                with inserts_deferred(session):  # every row of the batch in one statement
+                    accepted = documents_service.accept_batch(session, intakes, now)
+                    new = [r.document for r in accepted if not isinstance(r, LnxError) and r.created]
+                    if new:
+                        sequenced = (new[0].log_index, [bytes.fromhex(d.leaf_hash) for d in new])
+                        step = self._log.integrate_in(session, sequenced)
         except IntegrityError:
             if len(batch) == 1:
                 return [_concurrent_submission()]

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, insert, select, text, update
+from sqlalchemy import TextClause, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from app.db import insert_rows
@@ -77,7 +77,6 @@ _SET_HEAD = (
     .where(_head.c.id == _SINGLETON)
     .values(size=bindparam("size"), root_hash=bindparam("root_hash"), frontier=bindparam("frontier"))
 )
-_INSERT_CHECKPOINT = insert(_checkpoints)
 _PENDING = (
     select(_leaves.c.idx, _leaves.c.leaf_hash)
     .where(_leaves.c.idx >= bindparam("start"))
@@ -242,8 +241,10 @@ def leaf_datas_in_range(session: Session, start: int, end: int) -> list[bytes]:
 
 
 def insert_checkpoint(session: Session, size: int, root_hash: bytes, note: str, created_at: datetime) -> None:
-    session.execute(
-        _INSERT_CHECKPOINT, [{"size": size, "root_hash": root_hash, "note": note, "created_at": created_at}]
+    insert_rows(
+        session,
+        _checkpoints,
+        [{"size": size, "root_hash": root_hash, "note": note, "created_at": created_at}],
     )
 
 

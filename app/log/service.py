@@ -237,20 +237,29 @@ def integrate_step(
 
     ``sequenced`` = ``(first index, leaf hashes)`` that the caller's transaction has just
     sequenced. While the caller holds the sequence counter's lock, nothing can follow them; so
-    when they start right at the tree head they are exactly the pending leaves, and reading
-    them back is skipped.
+    they are the pending leaves from their first index on, and only older pending ones (if
+    any) are read. The caller's own leaves may thus still be unwritten (``inserts_deferred``).
     """
     size, root, stored_frontier = repository.lock_tree_head(session)
+    known: list[bytes] = []
+    read_limit = max_leaves
+    if (
+        sequenced is not None
+        and size <= sequenced[0]
+        and sequenced[0] - size + len(sequenced[1]) <= max_leaves
+    ):
+        # Only leaves before the caller's (committed, never integrated: a crashed writer) are read.
+        known, read_limit = list(sequenced[1]), sequenced[0] - size
     hashes: list[bytes] = []
-    if sequenced is not None and sequenced[0] == size and 0 < len(sequenced[1]) <= max_leaves:
-        hashes = list(sequenced[1])
-    else:
+    if read_limit:
         for expected, (idx, h) in enumerate(
-            repository.pending_leaf_hashes(session, size, max_leaves), start=size
+            repository.pending_leaf_hashes(session, size, read_limit), start=size
         ):
             if idx != expected:  # cannot happen while the counter row serialises writers; never skip a gap
                 break
             hashes.append(h)
+    if known and len(hashes) == read_limit:
+        hashes.extend(known)
     if not hashes:
         return None
     frontier = _frontier(session, size, root, stored_frontier)
