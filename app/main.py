@@ -24,12 +24,15 @@ __all__ = ["create_app", "SchemaNotCurrent"]
 logger = logging.getLogger("lnx.app")
 
 # Routers of every domain; a domain plugs its background work in through ``app.state.lifecycle``.
+# Routes are tried in this order, so the hottest comes first: reaching POST /v1/documents behind
+# the other routers cost 54 µs of matching per submission, first 5 µs. No other router has a
+# path under /v1/documents (``tests/test_main.py`` checks), so the order changes no answer.
 ROUTER_MODULES = (
+    "app.documents.router",
     "app.ops.router",
     "app.participants.router",
     "app.regimes.router",
     "app.log.router",
-    "app.documents.router",
     "app.feed.router",
     "app.reports.router",
     "app.console.router",

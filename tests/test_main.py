@@ -23,3 +23,16 @@ def test_a_served_app_freezes_its_startup_objects(settings) -> None:  # type: ig
             assert gc.get_freeze_count() > 10_000  # modules, the app, SQLAlchemy's metadata
     finally:
         gc.unfreeze()
+
+
+def test_no_other_router_has_a_path_the_documents_router_would_take(settings) -> None:  # type: ignore[no-untyped-def]
+    """The documents router comes first (it carries the submissions); that must change no route."""
+    app = create_app(settings)
+    first, *rest = [route for route in app.router.routes if hasattr(route, "original_router")]
+    documents = [r for r in first.original_router.routes if hasattr(r, "path_regex")]
+    assert {r.path for r in documents} >= {"/v1/documents", "/v1/documents/{document_id}"}
+    others = [r for included in rest for r in included.original_router.routes if hasattr(r, "path")]
+    assert len(others) > 20
+    for other in others:
+        concrete = other.path.replace("{", "x").replace("}", "")
+        assert not any(d.path_regex.match(concrete) for d in documents), other.path

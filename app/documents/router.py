@@ -66,7 +66,7 @@ async def _read_jws(request: Request) -> str:
     openapi_extra=_SUBMIT_BODY,
     responses={200: {"description": "Already accepted (idempotent)."}},
 )
-async def submit(request: Request, principal: CurrentPrincipal, settings: SettingsDep) -> Response:
+async def submit(request: Request, principal: CurrentPrincipal) -> Response:
     """Submit a signed document; answers with its receipt once it is committed and logged."""
     raw = await _read_jws(request)
     outcome = await submission.submit(request, await submission.take_in(request, principal, raw))
