@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         description="Move everything alive after startup out of the garbage collector's reach "
         "(gc.freeze); `lnx serve` turns it on.",
     )
+    gc_young_threshold: int = Field(
+        default=50_000,
+        ge=1,
+        description="In a served process (with gc_freeze_after_startup): allocations between two "
+        "young-generation collections; CPython's default of 700 runs several per submission.",
+    )
     sqlite_cache_mib: int = Field(
         default=16, ge=1, le=4096, description="SQLite page cache of each pooled connection, in MiB."
     )
