@@ -144,14 +144,15 @@ class SubmissionBatcher:
             batch = [first]
             deadline = asyncio.get_running_loop().time() + self._wait_s
             while len(batch) < self._max_batch:
+                if not self._queue.empty():  # under load: take what is queued without a timer
+                    batch.append(self._queue.get_nowait())
+                    continue
                 timeout = deadline - asyncio.get_running_loop().time()
+                if timeout <= 0:
+                    break
                 try:
-                    batch.append(
-                        self._queue.get_nowait()
-                        if timeout <= 0
-                        else await asyncio.wait_for(self._queue.get(), timeout)
-                    )
-                except (TimeoutError, asyncio.QueueEmpty):
+                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+                except TimeoutError:
                     break
             try:
                 results = await asyncio.to_thread(self._commit, batch)
