@@ -90,6 +90,24 @@ def _position_errors(position: object, pointer: str) -> list[Problem]:
     return errors
 
 
+def _usable_position(position: object) -> bool:
+    """The common case of ``_position_errors`` returning nothing, decided in one cheap pass.
+
+    Exact types: ``bool`` is not a coordinate, and JSON parsers give plain ``int``/``float``.
+    A NaN fails every comparison, so the range tests refuse it along with the infinities.
+    """
+    if type(position) is not list or not 2 <= len(position) <= 3:
+        return False
+    for value in position:
+        kind = type(value)
+        if kind is float:
+            if not -math.inf < value < math.inf:
+                return False
+        elif kind is not int:
+            return False
+    return -180 <= position[0] <= 180 and -90 <= position[1] <= 90
+
+
 def _crosses_antimeridian(rings: Sequence[Sequence[Sequence[float]]]) -> bool:
     return any(abs(b[0] - a[0]) > 180 for ring in rings for a, b in zip(ring, ring[1:], strict=False))
 
@@ -111,7 +129,11 @@ def _polygon_errors(rings: object, pointer: str) -> list[Problem]:
                 {"pointer": where, "message": "A linear ring needs at least 4 positions (RFC 7946 §3.1.6)"}
             )
             continue
-        ring_errors = [e for i, p in enumerate(ring) for e in _position_errors(p, f"{where}/{i}")]
+        ring_errors = (
+            []
+            if all(_usable_position(p) for p in ring)
+            else [e for i, p in enumerate(ring) for e in _position_errors(p, f"{where}/{i}")]
+        )
         if ring_errors:
             errors.extend(ring_errors)
         elif ring[0] != ring[-1]:

@@ -17,6 +17,8 @@ from app.documents.geo import (
     GEOD,
     MAX_VERTICES,
     GeoError,
+    _position_errors,
+    _usable_position,
     feature_centre,
     feature_distance_km,
     geo_errors,
@@ -341,3 +343,20 @@ def test_deeply_nested_coordinates_are_cheap() -> None:
         nested = [nested]
     assert geometry_errors({"type": "Polygon", "coordinates": nested})
     assert geometry_errors({"type": "Point", "coordinates": [10**400, 0]})[0]["pointer"] == "/coordinates/0"
+
+
+_COORDINATE = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-200, max_value=200),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.integers(min_value=-200, max_value=200),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+)
+
+
+@given(st.one_of(st.lists(_COORDINATE, max_size=4), _COORDINATE, st.tuples(st.floats(), st.floats())))
+def test_the_fast_position_check_agrees_with_the_detailed_one(position: Any) -> None:
+    """``_usable_position`` (the valid-ring fast path) accepts exactly what reports no error."""
+    assert _usable_position(position) == (not _position_errors(position, ""))
