@@ -114,10 +114,7 @@ class SubmissionBatcher:
                     break
                 await asyncio.sleep(0.01)
             self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.wait({self._task}, timeout=drain_timeout_s)
             self._task = None
         while not self._queue.empty():
             pending = self._queue.get_nowait()
@@ -143,17 +140,17 @@ class SubmissionBatcher:
             self._busy = True
             batch = [first]
             deadline = asyncio.get_running_loop().time() + self._wait_s
+            # Gather for the rest of the window with one plain sleep, then take what is queued:
+            # no timer per arrival, and no ``asyncio.wait_for``, which on Python 3.11 can swallow
+            # a cancellation that races its result (``stop()`` would then wait on a dead queue).
             while len(batch) < self._max_batch:
-                if not self._queue.empty():  # under load: take what is queued without a timer
+                if not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                     continue
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
                     break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
-                except TimeoutError:
-                    break
+                await asyncio.sleep(remaining)
             try:
                 results = await asyncio.to_thread(self._commit, batch)
             except Exception as exc:  # noqa: BLE001 - the batch failed as a whole; every caller learns it

@@ -134,7 +134,7 @@ class FeedHub:
 
     async def _run(self) -> None:
         seen = self._notifier.generation
-        while True:
+        while not self._closed:
             seen = await self._notifier.wait(seen, timeout=1.0)
             try:
                 await self._advance()

@@ -104,8 +104,11 @@ class FeedNotifier:
         if self.generation != seen_generation:
             return self.generation
         wake = self._wake
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # races the wake-up, and a task waiting here in a loop would then never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await wake.wait()
         return self.generation
 
     # --- sources -----------------------------------------------------------------------------

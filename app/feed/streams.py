@@ -126,8 +126,9 @@ async def _wait(waiter: Waiter, timeout: float) -> None:
     waiter.wake.clear()
     if waiter.items or waiter.state != "live" or timeout <= 0:
         return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(waiter.wake.wait(), timeout)
+    with contextlib.suppress(TimeoutError):  # asyncio.timeout: see FeedNotifier.wait
+        async with asyncio.timeout(timeout):
+            await waiter.wake.wait()
 
 
 async def long_poll(
