@@ -6,7 +6,7 @@ Submissions arrive in batches (group commit, ``app.documents.batcher``), and the
 what every submission of the exchange queues for, so it is built for batches:
 
 1. ``_Known.load`` reads what the rules need with one query per kind, for the whole batch:
-   documents with the submitted or referenced ids, the signing keys, regimes and their members,
+   documents with the submitted or referenced ids, the signing keys, regimes with their members,
    the referenced documents' recipients, their chains (row-locked) and earlier acknowledgements;
 2. ``_admit`` applies the rules to each submission in order, in memory. What an accepted
    submission adds (its document, recipients, chain change, acknowledgement) goes into the same
@@ -152,13 +152,15 @@ class _Known:
         documents = repository.get_documents(session, ids | refs)
         stored_refs = refs & documents.keys()
         chain_ids = {c for r in stored_refs if (c := documents[r].chain_id) is not None}
-        regime_ids = {i.payload.regime for i in intakes}
+        regimes, members = regimes_repository.get_regimes_with_members(
+            session, {i.payload.regime for i in intakes}
+        )
         return cls(
             documents=documents,
             recipients={k: set(v) for k, v in repository.recipients_of(session, sorted(stored_refs)).items()},
             keys=participants_repository.get_keys(session, {i.kid for i in intakes}),
-            regimes=regimes_repository.get_regimes(session, regime_ids),
-            members=regimes_repository.members_of(session, regime_ids),
+            regimes=regimes,
+            members=members,
             chains={row["id"]: _Chain(row, new=False) for row in repository.lock_chains(session, chain_ids)},
             acknowledged=repository.acknowledgers_of(session, stored_refs),
         )

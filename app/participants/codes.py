@@ -29,6 +29,6 @@ def check_code_for_role(code: str, role: str) -> str | None:
         if not is_state_code(code):
             return "a state's code must be an ISO 3166-1 alpha-3 code (e.g. IND)"
         return None
-    if not ORG_CODE_RE.match(code):
+    if not ORG_CODE_RE.fullmatch(code):  # fullmatch: "$" alone would let a trailing newline through
         return "an organisation's code must be 3-16 of A-Z, 0-9 and _"
     return None

@@ -459,6 +459,24 @@ def test_recipient_not_a_member_of_the_regime(world, before) -> None:
     refused(world, before, response, 422, "recipient-not-a-member", "/recipients/1")
 
 
+def test_a_member_that_left_the_regime_neither_submits_nor_is_addressed(world, before) -> None:
+    left = world.client.delete("/v1/regimes/in-pk-2005/members/PAK", headers=world.operator.headers)
+    assert left.status_code == 200
+    addressed = pre_launch("IND", regime="in-pk-2005", generic_class="SRBM", recipients=["PAK"])
+    refused(
+        world,
+        before,
+        post_jws(world.client, world.ind, sign(world.ind, addressed)),
+        422,
+        "recipient-not-a-member",
+    )
+    issued = pre_launch("PAK", regime="in-pk-2005", generic_class="SRBM", recipients=["IND"])
+    refused(world, before, post_jws(world.client, world.pak, sign(world.pak, issued)), 403, "not-a-member")
+    # In hcoc PAK is still a member, and still submits there.
+    receipt = post_jws(world.client, world.pak, sign(world.pak, pre_launch("PAK")))
+    assert receipt.status_code == 201
+
+
 def test_reference_to_a_missing_document(world, before) -> None:
     payload = follow_up("IND", "cancellation", "IND-2026-404404")
 

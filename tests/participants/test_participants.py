@@ -43,6 +43,9 @@ def test_state_codes_are_iso_alpha3_and_org_codes_follow_the_contract(exchange):
         "/v1/participants", json={"code": "bad-code", "name": "Org", "role": "observer"}, headers=op
     )
     assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/code"
+    for bad in ("WMO\n", "A,B_C", "wmo"):  # codes are joined and split with commas in some queries
+        r = client.post("/v1/participants", json={"code": bad, "name": "Org", "role": "observer"}, headers=op)
+        assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/code", bad
     r = client.post(
         "/v1/participants", json={"code": "WMO_GENEVA", "name": "WMO", "role": "observer"}, headers=op
     )
