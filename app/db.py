@@ -314,9 +314,8 @@ def _pg_type(column_type: Any) -> str:
     return str(column_type.compile(dialect=postgresql.dialect())).split("(")[0].strip().lower()
 
 
-@functools.lru_cache(maxsize=64)
-def _copy_plan(table: Table, names: tuple[str, ...]) -> tuple[str, list[str], frozenset[int]]:
-    """The binary ``COPY`` statement for these columns, their PostgreSQL types, and the JSON ones.
+def _column_types(table: Table, names: tuple[str, ...]) -> tuple[list[str], frozenset[int]]:
+    """The PostgreSQL type of each column, and the positions of the JSON ones.
 
     JSON columns travel as ``text``: PostgreSQL's binary input of ``json`` is its text, so the
     value is our own (orjson) serialisation, exactly as in the rest of the application.
@@ -329,34 +328,36 @@ def _copy_plan(table: Table, names: tuple[str, ...]) -> tuple[str, list[str], fr
             types.append("text")
         else:
             types.append(_pg_type(column_type))
+    return types, frozenset(json_columns)
+
+
+@functools.lru_cache(maxsize=64)
+def _copy_plan(table: Table, names: tuple[str, ...]) -> tuple[str, list[str], frozenset[int]]:
+    """The binary ``COPY`` statement for these columns, their types, and the JSON ones' positions."""
+    types, json_columns = _column_types(table, names)
     columns = ", ".join(f'"{n}"' for n in names)
     statement = f'COPY "{table.name}" ({columns}) FROM STDIN (FORMAT BINARY)'  # noqa: S608 - our own names
-    return statement, types, frozenset(json_columns)
+    return statement, types, json_columns
 
 
 @functools.lru_cache(maxsize=64)
 def _unnest_plan(plan: tuple[tuple[Table, tuple[str, ...]], ...]) -> tuple[str, frozenset[tuple[int, int]]]:
     """The one-statement insert of ``inserts_deferred`` for these tables and columns (built once).
 
-    JSON columns travel as ``text[]`` (our orjson serialisation) and are cast per value.
+    Each JSON column travels as ``text[]`` and is cast per value; returned are its positions
+    as ``(table number, column position)``.
     """
     parts, json_columns = [], set()
     for number, (table, names) in enumerate(plan):
-        arrays, selected = [], []
-        for position, name in enumerate(names):
-            column_type = table.c[name].type
-            if isinstance(column_type, JSON):
-                json_columns.add((number, position))
-                arrays.append("%b::text[]")
-                selected.append(f"c{position}::json")
-            else:
-                arrays.append(f"%b::{_pg_type(column_type)}[]")
-                selected.append(f"c{position}")
+        types, json_positions = _column_types(table, names)
+        json_columns.update((number, position) for position in json_positions)
+        arrays = ", ".join(f"%b::{pg_type}[]" for pg_type in types)
+        selected = ", ".join(f"c{p}::json" if p in json_positions else f"c{p}" for p in range(len(names)))
         aliases = ", ".join(f"c{p}" for p in range(len(names)))
         columns = ", ".join(f'"{n}"' for n in names)
         parts.append(
-            f'INSERT INTO "{table.name}" ({columns}) SELECT {", ".join(selected)} '  # noqa: S608 - our own names
-            f"FROM unnest({', '.join(arrays)}) AS u({aliases})"
+            f'INSERT INTO "{table.name}" ({columns}) SELECT {selected} '  # noqa: S608 - our own names
+            f"FROM unnest({arrays}) AS u({aliases})"
         )
     *first, last = parts
     ctes = ", ".join(f"i{n} AS ({part})" for n, part in enumerate(first))
