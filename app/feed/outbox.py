@@ -62,8 +62,7 @@ def append_events(session: Session, drafts: Sequence[dict[str, Any]]) -> list[in
     if not drafts:
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
-    end = session.execute(_ALLOCATE_AND_NOTIFY if postgres else _ALLOCATE, {"count": len(drafts)}).first()
-    assert end is not None
+    end = session.execute(_ALLOCATE_AND_NOTIFY if postgres else _ALLOCATE, {"count": len(drafts)}).one()
     next_seq = int(end[0]) - len(drafts)
     rows = []
     for offset, draft in enumerate(drafts):
