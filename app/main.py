@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
+from app.direct import ExchangeApp
 from app.errors import install_error_handlers
 from app.logging_setup import configure_logging
 from app.middleware import RequestContextMiddleware
@@ -117,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await ctx.__aexit__(None, None, None)
             engine.dispose()
 
-    app = FastAPI(
+    app = ExchangeApp(
         title="Launch Notification Exchange",
         version="1.0.0",
         summary="Signed ballistic-missile and space-launch notifications with an auditable Merkle log.",
@@ -130,9 +131,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         module = _optional_module(name)
         if module is not None:
             app.include_router(module.router)
-    app.add_middleware(
-        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
-    )
+            for (method, path), endpoint in getattr(module, "DIRECT_ROUTES", {}).items():
+                app.direct_routes.add(module.router, method, path, endpoint)
+    context = {"max_body_bytes": settings.max_body_bytes, "access_log": settings.access_log}
+    app.add_middleware(RequestContextMiddleware, **context)
+    app.wrap_direct_routes(lambda direct: RequestContextMiddleware(direct, **context))
     return app
 
 

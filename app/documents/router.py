@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from app.db import utcnow
-from app.deps import CurrentPrincipal, ReaderDep, ReadSessionDep, SettingsDep
+from app.deps import CurrentPrincipal, ReaderDep, ReadSessionDep, SettingsDep, get_principal
 from app.documents import reading, submission, views
 from app.documents.visibility import Access
 from app.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
@@ -74,6 +74,13 @@ async def submit(request: Request, principal: CurrentPrincipal) -> Response:
         outcome.receipt, 201 if outcome.created else 200, {"Location": f"/v1/documents/{outcome.document.id}"}
     )
 
+
+async def submit_direct(request: Request) -> Response:
+    """``submit`` as a direct route (``app/direct.py``): the caller from the same dependency, awaited here."""
+    return await submit(request, await get_principal(request))
+
+
+DIRECT_ROUTES = {("POST", "/v1/documents"): submit_direct}
 
 DocumentType = Literal[
     "pre-launch", "pre-launch-update", "cancellation", "post-launch", "acknowledgement", "annual-declaration"
