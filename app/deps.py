@@ -100,7 +100,9 @@ async def get_principal(request: Request) -> Principal:
     ``async`` so that a cached token costs no trip through the thread pool; the database work of a
     miss runs there. The token's expiry is checked against the cached record on every request.
     """
-    cached = getattr(request.state, "principal", None)
+    # ``request.state`` is a view of this dict; read and written directly, a miss costs no exception.
+    state = request.scope.setdefault("state", {})
+    cached = state.get("principal")
     if cached is not None:  # already authenticated for this request (several dependencies ask)
         return cached
     settings: Settings = request.app.state.settings
@@ -118,8 +120,8 @@ async def get_principal(request: Request) -> Principal:
         if now >= entry.touch_after:  # one process records a token's use at most once an interval
             entry.touch_after = now + settings.token_last_used_resolution_s
             await run_in_threadpool(_touch, factory, principal.token_id)
-    request.state.participant = principal.code
-    request.state.principal = principal
+    state["participant"] = principal.code
+    state["principal"] = principal
     # Per-token limit (429 + Retry-After); counted after authentication so only real tokens fill it.
     ratelimit.check(request.app.state, settings, principal.token_id)
     return principal

@@ -59,6 +59,7 @@ __all__ = [
     "PreLaunchUpdate",
     "Vehicle",
     "Window",
+    "member",
     "parse_payload",
     "problem_errors",
     "validate_payload",
@@ -314,7 +315,7 @@ class _PayloadBase(_Strict):
     def _identity(self) -> _PayloadBase:
         if not self.id.startswith(self.issuer + "-"):
             raise _located("id_issuer", "id must start with the issuer code followed by '-'", "id")
-        if getattr(self, "references", None) == self.id:
+        if member(self, "references") == self.id:
             raise _located("self_reference", "A document cannot reference itself", "references")
         return self
 
@@ -408,6 +409,16 @@ class PayloadError(ValueError):
     def __init__(self, errors: list[dict[str, str]]) -> None:
         super().__init__(f"{len(errors)} payload error(s)")
         self.errors = errors
+
+
+def member(payload: BaseModel, name: str) -> Any:
+    """A member only some payload types have, or ``None``.
+
+    ``getattr(payload, name, None)`` would do, but on a pydantic model a missing attribute takes
+    ``BaseModel.__getattr__``'s slow path and an exception (about 2 µs); the fields live in
+    ``__dict__``.
+    """
+    return payload.__dict__.get(name)
 
 
 def parse_payload(obj: object) -> AnyPayload:

@@ -37,6 +37,7 @@ from app.db import insert_rows
 from app.documents import repository
 from app.documents.intake import Intake, require_valid_key
 from app.documents.models import Document, DocumentChain, DocumentRecipient
+from app.documents.payloads import member
 from app.documents.visibility import Access, access_given
 from app.errors import Conflict, Forbidden, LnxError, ValidationFailed
 from app.feed import outbox
@@ -148,7 +149,7 @@ class _Known:
     @classmethod
     def load(cls, session: Session, intakes: list[Intake]) -> _Known:
         ids = {i.payload.id for i in intakes}
-        refs = {ref for i in intakes if (ref := getattr(i.payload, "references", None))}
+        refs = {ref for i in intakes if (ref := member(i.payload, "references"))}
         documents = repository.get_documents(session, ids | refs)
         stored_refs = refs & documents.keys()
         chain_ids = {c for r in stored_refs if (c := documents[r].chain_id) is not None}
@@ -274,8 +275,8 @@ def _findings(known: _Known, intake: Intake, regime: Regime, now: datetime) -> l
 
 
 def _vehicle_and_window(payload: Any) -> tuple[str | None, datetime | None, datetime | None]:
-    vehicle = getattr(payload, "vehicle", None)
-    window = getattr(payload, "window", None)
+    vehicle = member(payload, "vehicle")
+    window = member(payload, "window")
     return (
         vehicle.generic_class if vehicle is not None else None,
         window.start if window is not None else None,
@@ -325,7 +326,7 @@ def _admit(known: _Known, intake: Intake, now: datetime) -> Accepted:
         jws_sha256=jws_sha256,
         payload=intake.payload_obj,
         recipients=list(payload.recipients),
-        references_id=getattr(payload, "references", None),
+        references_id=member(payload, "references"),
         chain_id=payload.id if payload.type == "pre-launch" else (chain.row["id"] if chain else None),
         issued_at=payload.issued_at,
         received_at=now,
@@ -334,7 +335,7 @@ def _admit(known: _Known, intake: Intake, now: datetime) -> Accepted:
         vehicle_class=vehicle_class,
         window_start=window_start,
         window_end=window_end,
-        year=getattr(payload, "year", None),
+        year=member(payload, "year"),
     )
     known.stage(document, recipients)
     _advance_chain(known, document, chain, now)

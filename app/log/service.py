@@ -18,7 +18,7 @@ from datetime import datetime
 
 from lnx_client.core import merkle, note, tiles
 from lnx_client.core.checkpoint import Checkpoint, parse_checkpoint
-from lnx_client.core.tlogproof import format_tlog_proof
+from lnx_client.core.tlogproof import format_tlog_proofs
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -198,13 +198,12 @@ class Integration:
         """tlog-proof texts of newly integrated entries against this step's checkpoint."""
         nodes = self.nodes
         size, note_text = self.record.size, self.record.note  # a new checkpoint has no cosignatures yet
-        out: dict[int, str] = {}
+        entries = []
         for index in indexes:
             if not self.covers(index):
                 raise ValueError(f"entry {index} was not integrated by this step")
-            hashes = merkle.inclusion_proof(index, size, lambda ids: [nodes[i] for i in ids])
-            out[index] = format_tlog_proof(index, hashes, note_text)
-        return out
+            entries.append((index, merkle.inclusion_proof(index, size, lambda ids: [nodes[i] for i in ids])))
+        return dict(zip((index for index, _ in entries), format_tlog_proofs(entries, note_text), strict=True))
 
 
 def integrate(
@@ -431,10 +430,8 @@ def receipt_proofs(session: Session, indexes: Iterable[int]) -> dict[int, str]:
     if len(nodes) != len(node_ids):
         missing = [i for i in node_ids if i not in nodes]
         raise LogCorrupt(f"perfect nodes missing from storage: {missing[:4]}")
-    return {
-        index: format_tlog_proof(index, plan.rehash([nodes[node] for node in plan.ids]), checkpoint)
-        for index, plan in plans.items()
-    }
+    entries = [(index, plan.rehash([nodes[node] for node in plan.ids])) for index, plan in plans.items()]
+    return dict(zip(plans, format_tlog_proofs(entries, checkpoint), strict=True))
 
 
 # ---------------------------------------------------------------- entries and tiles

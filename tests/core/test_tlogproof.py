@@ -17,6 +17,7 @@ from lnx_client.core.tlogproof import (
     TlogProof,
     TlogProofError,
     format_tlog_proof,
+    format_tlog_proofs,
     parse_tlog_proof,
     verify_tlog_proof,
 )
@@ -143,3 +144,21 @@ def test_format_checks_arguments() -> None:
         format_tlog_proof(0, [b"short"], NOTE)
     with pytest.raises(NoteError):
         format_tlog_proof(0, [], "not a note\n")
+
+
+def test_several_proofs_against_one_checkpoint_are_each_the_single_proof() -> None:
+    indexes = [0, 7, 13, 20]
+    entries = [
+        (i, inclusion_proof(i, CHECKPOINT.size, lambda ids: [_store[n] for n in ids])) for i in indexes
+    ]
+
+    texts = format_tlog_proofs(entries, NOTE, b"ctx")
+
+    assert texts == [proof_for(i, extra=b"ctx") for i in indexes]
+    for index, text in zip(indexes, texts, strict=True):
+        assert verify_tlog_proof(text, ENTRIES[index], LOG.verifier(), origin=ORIGIN) == CHECKPOINT
+    assert format_tlog_proofs([], NOTE) == []
+    with pytest.raises(NoteError):
+        format_tlog_proofs([], "not a note\n")
+    with pytest.raises(TlogProofError):
+        format_tlog_proofs([entries[0], (-1, [])], NOTE)
