@@ -22,6 +22,7 @@ async def run(app: FastAPI) -> AsyncIterator[None]:
     batcher = SubmissionBatcher(
         app.state.sessionmaker,
         app.state.log_integrator,
+        keys=app.state.key_cache,
         max_batch=settings.submit_batch_max,
         wait_ms=settings.submit_batch_wait_ms,
         integration_timeout_s=log_lifecycle.DEFAULT_WAIT_S,

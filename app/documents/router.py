@@ -69,7 +69,7 @@ async def _read_jws(request: Request) -> str:
 async def submit(request: Request, principal: CurrentPrincipal) -> Response:
     """Submit a signed document; answers with its receipt once it is committed and logged."""
     raw = await _read_jws(request)
-    outcome = await submission.submit(request, await submission.take_in(request, principal, raw))
+    outcome = await submission.submit_signed(request, principal, raw)
     return _json(
         outcome.receipt, 201 if outcome.created else 200, {"Location": f"/v1/documents/{outcome.document.id}"}
     )

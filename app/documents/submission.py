@@ -1,9 +1,11 @@
-"""The submission path shared by ``POST /v1/documents`` and the console's acknowledgement form.
+"""The submission paths of ``POST /v1/documents`` and of the console's acknowledgement form.
 
-Stage one (strict parse, schema, issuer) and the signature check run on the event loop: they are
-pure CPU work of well under a millisecond, and a thread hop would cost about as much as the check.
-The signing key comes from the process's ``KeyCache`` (a database read only on a miss). The
-stored outcome and its receipt come from the submission batcher (group commit, then a signed
+``submit_signed`` (the API) hands the JWS to the submission batcher, which parses, validates and
+verifies a whole batch stage by stage before its group commit (``SubmissionBatcher._take_in``).
+``take_in`` + ``submit`` (the console) check one submission here first. Either way the checks run
+on the event loop: they are pure CPU work of well under a millisecond, and a thread hop would
+cost about as much. The signing key comes from the process's ``KeyCache`` (a database read only
+on a miss). The stored outcome and its receipt come from the batcher (group commit, then a signed
 checkpoint covering the entry).
 """
 
@@ -15,10 +17,10 @@ from fastapi.concurrency import run_in_threadpool
 from app.auth.service import Principal
 from app.db import utcnow
 from app.documents import intake as intake_module
-from app.documents.batcher import Outcome
+from app.documents.batcher import Outcome, SignedSubmission
 from app.participants.keycache import KeyCache
 
-__all__ = ["take_in", "submit"]
+__all__ = ["take_in", "submit", "submit_signed"]
 
 
 async def take_in(request: Request, principal: Principal, raw: str) -> intake_module.Intake:
@@ -32,3 +34,9 @@ async def take_in(request: Request, principal: Principal, raw: str) -> intake_mo
 async def submit(request: Request, intake: intake_module.Intake) -> Outcome:
     """Store the submission (with its log leaf and feed event); returns once it has a receipt."""
     return await request.app.state.submission_batcher.submit(intake)
+
+
+async def submit_signed(request: Request, principal: Principal, raw: str) -> Outcome:
+    """Check and store a submitted JWS in the batcher; raises the problem that refuses it."""
+    signed = SignedSubmission(principal, raw, request.app.state.settings.max_body_bytes)
+    return await request.app.state.submission_batcher.submit_signed(signed)

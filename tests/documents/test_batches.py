@@ -13,11 +13,13 @@ import time
 from typing import Any
 
 import pytest
+from lnx_client.core import jwk as core_jwk
+from lnx_client.core import jws as core_jws
 from lnx_client.core.tlogproof import parse_tlog_proof
 
 from app.documents import repository
 from tests.documents.builders import follow_up, pre_launch, sign
-from tests.documents.support import assert_problem, post_jws
+from tests.documents.support import assert_problem, flip_signature_bit, post_jws
 
 GAP_S = 0.08
 
@@ -136,3 +138,32 @@ def test_a_batch_that_loses_a_race_is_replayed_one_by_one(world, monkeypatch) ->
     assert responses[0].json()["log_index"] == 1
     assert responses[1].json()["log_index"] == 0
     assert world.client.get("/v1/log/checkpoint", headers=world.ind.headers).text.splitlines()[1] == "2"
+
+
+def test_each_submission_of_a_batch_gets_its_own_intake_refusal(world) -> None:
+    """The batch parses, validates and verifies its submissions together (stage by stage); each
+    refusal still answers only its own request."""
+    stranger = core_jwk.generate_private_jwk("Ed25519")
+    bad_payload = pre_launch("PAK")
+    bad_payload["window"] = {"start": bad_payload["window"]["end"], "end": bad_payload["window"]["start"]}
+
+    responses = send_in_order(
+        world,
+        [
+            (world.ind, sign(world.ind, pre_launch("IND"))),
+            (world.ind, flip_signature_bit(sign(world.ind, pre_launch("IND")))),
+            (world.pak, sign(world.pak, bad_payload)),
+            (world.fra, sign(world.fra, pre_launch("IND"))),  # signed by FRA, issued as IND
+            (world.fra, core_jws.sign_compact(pre_launch("FRA"), core_jws.JwkSigner(stranger))),
+            (world.ind, "not.a.jws"),
+            (world.fra, sign(world.fra, pre_launch("FRA"))),
+        ],
+    )
+
+    assert [r.status_code for r in responses] == [201, 422, 422, 403, 422, 422, 201]
+    assert_problem(responses[1], 422, "jws-bad-signature")
+    assert_problem(responses[2], 422, "invalid-payload")
+    assert_problem(responses[3], 403, "issuer-mismatch")
+    assert_problem(responses[4], 422, "unknown-kid")
+    assert [responses[i].json()["log_index"] for i in (0, 6)] == [0, 1]
+    assert {checkpoint_size_of(responses[i].json()) for i in (0, 6)} == {2}, "not one batch: widen the window"
