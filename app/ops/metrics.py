@@ -119,6 +119,9 @@ class HttpMetrics:
     def __init__(self, registry: CollectorRegistry | None, state: Any = None) -> None:
         self._state = state
         self._refreshed = 0.0
+        # The labelled children by (method, route, status): ``labels()`` checks and converts its
+        # arguments on every call, a few per cent of a submission's CPU. Bounded as the labels are.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.requests = Counter(
             "lnx_http_requests",
             "HTTP requests answered, by method, route template and status.",
@@ -146,8 +149,14 @@ class HttpMetrics:
         method = scope.get("method") or "OTHER"
         if method not in _METHODS:
             method = "OTHER"
-        self.requests.labels(method, template, str(status)).inc()
-        self.latency.labels(method, template).observe(seconds)
+        children = self._children.get((method, template, status))
+        if children is None:
+            children = self._children[(method, template, status)] = (
+                self.requests.labels(method, template, str(status)),
+                self.latency.labels(method, template),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
         now = time.monotonic()
         if now - self._refreshed >= REFRESH_S:
             # Each worker keeps its share of the summed gauge fresh as it answers requests, so a
