@@ -79,6 +79,9 @@ def serve(
         os.environ["LNX_LOG_ORIGIN"] = log_origin
     if log_key_path:
         os.environ["LNX_LOG_KEY_PATH"] = str(log_key_path)
+    # Before the settings are read: with one worker, uvicorn serves in this process, whose
+    # settings are cached from the first read (a later environment change would not reach them).
+    os.environ.setdefault("LNX_GC_FREEZE_AFTER_STARTUP", "true")  # served processes (app/main.py)
     settings = apply_server_options(database_url, data_dir)
     if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
         fail("several workers need PostgreSQL: SQLite serialises writers in one process", code=2)
@@ -86,7 +89,6 @@ def serve(
     from app.ops import metrics as ops_metrics
 
     ops_metrics.prepare_multiprocess_dir()  # PROMETHEUS_MULTIPROC_DIR: no counts from a previous run
-    os.environ.setdefault("LNX_GC_FREEZE_AFTER_STARTUP", "true")  # served processes (app/main.py)
     uvicorn.run(
         "app.main:create_app",
         factory=True,

@@ -101,3 +101,28 @@ def test_serve_refuses_several_workers_on_sqlite(tmp_path, monkeypatch):
     monkeypatch.delenv("LNX_DATABASE_URL", raising=False)
     r = run("serve", "--workers", "2", "--data-dir", str(tmp_path))
     assert r.exit_code == 2 and "PostgreSQL" in r.output
+
+
+def test_serve_turns_the_startup_freeze_on_for_the_process_it_serves_in(db_args, monkeypatch):
+    """With one worker uvicorn serves in the CLI's own process, whose settings are read once.
+
+    The freeze (and the young-generation threshold, app/main.py) once reached only the processes
+    of ``--workers 2``: the one-worker server had cached its settings before the switch was set.
+    """
+    import uvicorn
+
+    from app.config import get_settings
+
+    monkeypatch.delenv("LNX_GC_FREEZE_AFTER_STARTUP", raising=False)
+    seen = {}
+
+    def served(app: str, **options: object) -> None:  # what uvicorn would start, in this process
+        seen["app"], seen["workers"] = app, options["workers"]
+        seen["freeze"] = get_settings().gc_freeze_after_startup
+
+    monkeypatch.setattr(uvicorn, "run", served)
+    try:
+        assert run("serve", *db_args, "--port", "1").exit_code == 0
+    finally:
+        get_settings.cache_clear()
+    assert seen == {"app": "app.main:create_app", "workers": 1, "freeze": True}
