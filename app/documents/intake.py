@@ -22,6 +22,7 @@ from app.errors import Forbidden, LnxError, PayloadTooLarge, ValidationFailed
 from app.participants import repository as participants_repository
 from app.participants.keycache import SigningKey
 from app.participants.models import ParticipantKey
+from app.participants.repository import KeyValidity
 
 __all__ = ["Intake", "Unverified", "read", "verify", "take_in", "require_valid_key", "SUBMITTING_ROLES"]
 
@@ -114,7 +115,7 @@ def verify(unverified: Unverified, key: SigningKey | None, now: datetime) -> Int
     )
 
 
-def require_valid_key(key: SigningKey | ParticipantKey, now: datetime) -> None:
+def require_valid_key(key: SigningKey | ParticipantKey | KeyValidity, now: datetime) -> None:
     """Refuse a key outside its validity, saying whether it was revoked (both key checks use this)."""
     if not key.is_valid_at(now):
         state = "revoked" if key.revoked_at is not None and key.revoked_at <= now else "not valid now"

@@ -13,7 +13,7 @@ from app.documents.models import Document, DocumentChain, DocumentRecipient
 
 __all__ = [
     "get_document",
-    "get_documents",
+    "document_rows",
     "lock_chains",
     "acknowledgers_of",
     "get_chain",
@@ -31,7 +31,7 @@ CHAIN_OPEN = ("scheduled", "updated")
 # than running it (measured on PostgreSQL: 370 µs per execution when built per call, 160 µs
 # prebuilt). Lists are "expanding" parameters, so one statement serves any number of ids.
 _chains = DocumentChain.__table__
-_DOCUMENTS_BY_ID = select(Document).where(Document.id.in_(bindparam("ids", expanding=True)))
+_DOCUMENTS_BY_ID = select(Document.__table__).where(Document.id.in_(bindparam("ids", expanding=True)))
 _LOCK_CHAINS = (
     select(_chains)
     .where(_chains.c.id.in_(bindparam("ids", expanding=True)))
@@ -52,10 +52,13 @@ def get_document(session: Session, document_id: str) -> Document | None:
     return session.get(Document, document_id)
 
 
-def get_documents(session: Session, document_ids: set[str]) -> dict[str, Document]:
+def document_rows(session: Session, document_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """Several documents as plain column mappings, by id, in one Core query (the submission batch's
+    read: ORM entities cost it about three times the query)."""
     if not document_ids:
         return {}
-    return {d.id: d for d in session.scalars(_DOCUMENTS_BY_ID, {"ids": list(document_ids)})}
+    rows = session.connection().execute(_DOCUMENTS_BY_ID, {"ids": list(document_ids)})
+    return {row.id: dict(row._mapping) for row in rows}
 
 
 def lock_chains(session: Session, chain_ids: set[str]) -> list[dict[str, Any]]:

@@ -43,10 +43,9 @@ from app.errors import Conflict, Forbidden, LnxError, ValidationFailed
 from app.feed import outbox
 from app.log import service as log_service
 from app.participants import repository as participants_repository
-from app.participants.models import ParticipantKey
+from app.participants.repository import KeyValidity
 from app.regimes import repository as regimes_repository
 from app.regimes import service as regimes_service
-from app.regimes.models import Regime
 from app.regimes.rules import evaluate
 
 __all__ = ["Accepted", "AnyDocument", "NewDocument", "accept", "accept_batch", "CHAIN_TYPES", "chain_status"]
@@ -98,6 +97,8 @@ if {f.name for f in fields(NewDocument)} != set(_DOCUMENT_COLUMNS):  # pragma: n
     raise RuntimeError("NewDocument must have exactly the columns of Document")
 
 AnyDocument = Document | NewDocument
+RegimeRow = Any
+"""A regime as the batch reads it: a row with ``id``, ``rules``, ``sources`` and ``boundary``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +138,8 @@ class _Known:
 
     documents: dict[str, AnyDocument]
     recipients: dict[str, set[str]]
-    keys: dict[str, ParticipantKey]
-    regimes: dict[str, Regime]
+    keys: dict[str, KeyValidity]
+    regimes: dict[str, RegimeRow]
     members: dict[str, set[str]]
     chains: dict[str, _Chain]
     acknowledged: set[tuple[str, str]]
@@ -150,7 +151,9 @@ class _Known:
     def load(cls, session: Session, intakes: list[Intake]) -> _Known:
         ids = {i.payload.id for i in intakes}
         refs = {ref for i in intakes if (ref := member(i.payload, "references"))}
-        documents = repository.get_documents(session, ids | refs)
+        documents: dict[str, AnyDocument] = {
+            id_: NewDocument(**row) for id_, row in repository.document_rows(session, ids | refs).items()
+        }
         stored_refs = refs & documents.keys()
         chain_ids = {c for r in stored_refs if (c := documents[r].chain_id) is not None}
         regimes, members = regimes_repository.get_regimes_with_members(
@@ -159,19 +162,19 @@ class _Known:
         return cls(
             documents=documents,
             recipients={k: set(v) for k, v in repository.recipients_of(session, sorted(stored_refs)).items()},
-            keys=participants_repository.get_keys(session, {i.kid for i in intakes}),
+            keys=participants_repository.get_key_validity(session, {i.kid for i in intakes}),
             regimes=regimes,
             members=members,
             chains={row["id"]: _Chain(row, new=False) for row in repository.lock_chains(session, chain_ids)},
             acknowledged=repository.acknowledgers_of(session, stored_refs),
         )
 
-    def boundary_of(self, regime: Regime) -> Any:
+    def boundary_of(self, regime: RegimeRow) -> Any:
         if regime.id not in self.boundaries:
             self.boundaries[regime.id] = shape(regime.boundary) if regime.boundary else None
         return self.boundaries[regime.id]
 
-    def rules_of(self, regime: Regime) -> Any:
+    def rules_of(self, regime: RegimeRow) -> Any:
         if regime.id not in self.rules:
             self.rules[regime.id] = regimes_service.rules_of(regime)
         return self.rules[regime.id]
@@ -269,7 +272,7 @@ def _check_acknowledgement(known: _Known, intake: Intake, target: AnyDocument) -
         )
 
 
-def _findings(known: _Known, intake: Intake, regime: Regime, now: datetime) -> list[dict[str, Any]]:
+def _findings(known: _Known, intake: Intake, regime: RegimeRow, now: datetime) -> list[dict[str, Any]]:
     rules, boundary = known.rules_of(regime), known.boundary_of(regime)
     return [f.to_dict() for f in evaluate(intake.payload, rules, now, boundary, sources=regime.sources)]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
+from typing import Any
+
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.regimes.models import Regime, RegimeAuditor, RegimeMembership
@@ -31,19 +33,25 @@ _member_codes = (
     .where(RegimeMembership.regime_id == Regime.id, RegimeMembership.left_at.is_(None))
     .scalar_subquery()
 )
-_REGIMES_WITH_MEMBERS = select(Regime, _member_codes).where(Regime.id.in_(bindparam("ids", expanding=True)))
+_REGIMES_WITH_MEMBERS = select(
+    Regime.id, Regime.rules, Regime.sources, Regime.boundary, _member_codes.label("member_codes")
+).where(Regime.id.in_(bindparam("ids", expanding=True)))
 
 
 def get_regimes_with_members(
     session: Session, regime_ids: set[str]
-) -> tuple[dict[str, Regime], dict[str, set[str]]]:
-    """Several regimes and their current members in one query; every asked regime has a member set."""
-    regimes: dict[str, Regime] = {}
+) -> tuple[dict[str, Row[Any]], dict[str, set[str]]]:
+    """Several regimes and their current members in one query; every asked regime has a member set.
+
+    The regimes are Core rows with what a submission's rules read (``id``, ``rules``, ``sources``,
+    ``boundary``), not ORM entities: loading entities cost a batch about three times the query.
+    """
+    regimes: dict[str, Row[Any]] = {}
     members: dict[str, set[str]] = {r: set() for r in regime_ids}
     if regime_ids:
-        for regime, codes in session.execute(_REGIMES_WITH_MEMBERS, {"ids": list(regime_ids)}):
-            regimes[regime.id] = regime
-            members[regime.id] = set(codes.split(",")) if codes else set()
+        for row in session.connection().execute(_REGIMES_WITH_MEMBERS, {"ids": list(regime_ids)}):
+            regimes[row.id] = row
+            members[row.id] = set(row.member_codes.split(",")) if row.member_codes else set()
     return regimes, members
 
 

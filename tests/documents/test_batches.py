@@ -119,16 +119,16 @@ def test_a_batch_that_loses_a_race_is_replayed_one_by_one(world, monkeypatch) ->
     whole batch's statement fails, and the batcher replays it submission by submission."""
     stored = sign(world.ind, pre_launch("IND"))
     assert post_jws(world.client, world.ind, stored).status_code == 201
-    real_get_documents = repository.get_documents
+    real_document_rows = repository.document_rows
     blind_once = {"left": 1}
 
-    def get_documents_missing_the_race(session, ids):  # type: ignore[no-untyped-def]
+    def document_rows_missing_the_race(session, ids):  # type: ignore[no-untyped-def]
         if blind_once["left"]:
             blind_once["left"] -= 1
             return {}  # as if the concurrent worker's commit came just after this read
-        return real_get_documents(session, ids)
+        return real_document_rows(session, ids)
 
-    monkeypatch.setattr(repository, "get_documents", get_documents_missing_the_race)
+    monkeypatch.setattr(repository, "document_rows", document_rows_missing_the_race)
     fresh = sign(world.fra, pre_launch("FRA"))
 
     responses = send_in_order(world, [(world.fra, fresh), (world.ind, stored)])
