@@ -203,3 +203,26 @@ def test_a_failed_block_writes_nothing_and_a_duplicate_is_an_integrity_error(bul
             with inserts_deferred(session):
                 insert_rows(session, _parents, _parent_rows(range(0, 2)))
     assert [r[0] for r in _stored(bulk_factory)[0]] == [0]
+
+
+def test_deferred_rows_keep_values_that_json_spells_awkwardly(bulk_factory) -> None:
+    """On PostgreSQL the rows travel as one JSON array per table: text with quotes, backslashes and
+    line breaks, bytes, times and integers beyond 64 bits (which orjson refuses) come back as given."""
+    when = datetime(2026, 11, 29, 12, 0, 0, 123456, tzinfo=UTC)
+    parents = [
+        {
+            "id": 1,
+            "blob": b"\x00\xff\\x",
+            "doc": {"big": 2**70, "text": 'a "quoted"\\ line\nnext'},
+            "at": when,
+        },
+        {"id": 2, "blob": b"", "doc": ["é", {"nested": [1.5, None, True]}], "at": None},
+    ]
+    children = [{"parent_id": 1, "name": 'q"b\\c\nd'}, {"parent_id": 2, "name": "'; --"}]
+    for session in session_scope(bulk_factory):
+        with inserts_deferred(session):
+            insert_rows(session, _parents, parents)
+            insert_rows(session, _children, children)
+    stored_parents, stored_children = _stored(bulk_factory)
+    assert stored_parents == [(r["id"], r["blob"], r["doc"], r["at"]) for r in parents]
+    assert sorted(stored_children) == sorted((c["parent_id"], c["name"]) for c in children)
