@@ -8,8 +8,10 @@ request more than its own signature check:
 - query parameters parsed for a route that takes none;
 - the dependency solver run for a single dependency.
 
-Measured with ``bench/submit.py``'s load, it was half of a worker's event-loop time (py-spy, GIL
-samples). A direct route keeps what the request needs and drops the rest:
+Measured with ``bench/submit.py``'s load (PostgreSQL, two workers, 64 clients, five alternating
+runs against two servers started together), a worker spent 1.06 ms of CPU per document through
+FastAPI's path and 0.89 ms through the direct route. A direct route keeps what the request needs
+and drops the rest:
 
 - the same ``RequestContextMiddleware`` (request id, body limit, access log, metrics);
 - the route's own endpoint, called with a plain Starlette ``Request``;
