@@ -85,3 +85,29 @@ def test_schema_states(empty_database_url):
         check_schema(engine)
     finally:
         engine.dispose()
+
+
+def test_recipient_rows_without_foreign_keys_and_documents_uncompressed(empty_database_url):
+    """Migration 0007, down and up: recipient rows lose their foreign keys; on PostgreSQL a ~2.5 KB
+    document row stays in place uncompressed (``toast_tuple_target``)."""
+    from sqlalchemy import text
+
+    def state() -> tuple[int, list[str] | None]:
+        engine = make_engine(empty_database_url, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                foreign_keys = len(inspect(conn).get_foreign_keys("document_recipients"))
+                if conn.dialect.name != "postgresql":
+                    return foreign_keys, None
+                options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'documents'"))
+                return foreign_keys, options.scalar()
+        finally:
+            engine.dispose()
+
+    migrate.upgrade(empty_database_url)
+    foreign_keys, options = state()
+    assert foreign_keys == 0
+    postgres = empty_database_url.startswith("postgresql")
+    assert options == (["toast_tuple_target=8160"] if postgres else None)
+    migrate.downgrade(empty_database_url, "0006")
+    assert state() == (2, None)
