@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -29,6 +29,9 @@ class Document(Base):
     jws_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     recipients: Mapped[list[str]] = mapped_column(JSON)
+    broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Addressed with ``["*"]``: its recipients are the regime's members at ``received_at``, read
+    from the membership history (``regime_memberships``), not stored as recipient rows."""
     references_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     chain_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -44,7 +47,10 @@ class Document(Base):
 
 
 class DocumentRecipient(Base):
-    """Who a document is addressed to; ``["*"]`` is expanded to the regime's members at acceptance.
+    """Who a document is addressed to by name; a ``["*"]`` document (``Document.broadcast``) has none.
+
+    Documents accepted before migration 0008 have their ``["*"]`` expanded here, a row per member;
+    both forms read the same through ``repository.recipients_of`` and ``visibility``.
 
     Without foreign keys (migration 0007): they cost more than the rows in the batch's write
     statement, and nothing can break them (documents and participants are never deleted; the

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from app.documents.models import Document, DocumentChain, DocumentRecipient
+from app.regimes.models import RegimeMembership
+from app.regimes.repository import membership_active_at
 
 __all__ = [
     "get_document",
@@ -41,11 +43,23 @@ _LOCK_CHAINS = (
 _ACKNOWLEDGERS = select(Document.references_id, Document.issuer).where(
     Document.type == "acknowledgement", Document.references_id.in_(bindparam("ids", expanding=True))
 )
-_RECIPIENTS = (
-    select(DocumentRecipient.document_id, DocumentRecipient.participant_code)
-    .where(DocumentRecipient.document_id.in_(bindparam("ids", expanding=True)))
-    .order_by(DocumentRecipient.participant_code)
-)
+# Named recipients (rows), and for ``["*"]`` documents the regime's members when the document was
+# accepted, but for its issuer (the membership history: no row per member and document).
+_RECIPIENTS = union_all(
+    select(DocumentRecipient.document_id, DocumentRecipient.participant_code).where(
+        DocumentRecipient.document_id.in_(bindparam("ids", expanding=True))
+    ),
+    select(Document.id, RegimeMembership.participant_code)
+    .join(
+        RegimeMembership,
+        and_(
+            RegimeMembership.regime_id == Document.regime,
+            RegimeMembership.participant_code != Document.issuer,
+            membership_active_at(Document.received_at),
+        ),
+    )
+    .where(Document.id.in_(bindparam("ids", expanding=True)), Document.broadcast),
+).order_by("participant_code")
 
 
 def get_document(session: Session, document_id: str) -> Document | None:

@@ -91,6 +91,7 @@ class NewDocument:
     year: int | None
     log_index: int = -1
     leaf_hash: str = ""
+    broadcast: bool = False
 
 
 if {f.name for f in fields(NewDocument)} != set(_DOCUMENT_COLUMNS):  # pragma: no cover - a model change
@@ -329,6 +330,7 @@ def _admit(known: _Known, intake: Intake, now: datetime) -> Accepted:
         jws_sha256=jws_sha256,
         payload=intake.payload_obj,
         recipients=list(payload.recipients),
+        broadcast=list(payload.recipients) == ["*"],
         references_id=member(payload, "references"),
         chain_id=payload.id if payload.type == "pre-launch" else (chain.row["id"] if chain else None),
         issued_at=payload.issued_at,
@@ -395,9 +397,12 @@ def _store(session: Session, known: _Known, now: datetime) -> None:
         document.log_index = log_index
         document.leaf_hash = leaf_hash.hex()
     insert_rows(session, _documents, [{c: getattr(d, c) for c in _DOCUMENT_COLUMNS} for d in documents])
+    # A ["*"] document's recipients are the membership history's (``Document.broadcast``): no row
+    # per member, which for a regime of 140 states would be 139 rows per document.
     recipient_rows = [
         {"document_id": document.id, "participant_code": code}
         for document, recipients in known.staged
+        if not document.broadcast
         for code in recipients
     ]
     insert_rows(session, _recipients, recipient_rows)

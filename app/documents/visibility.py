@@ -1,7 +1,8 @@
 """Who may read what: the ONE visibility rule behind every read path (documents, feed, stream,
 webhooks, GeoJSON, CAP, reports).
 
-- the issuer and the addressed recipients read a document in full;
+- the issuer and the addressed recipients read a document in full (for ``["*"]``: the members of
+  its regime when it was accepted, from the membership history);
 - an auditor that the document's regime names reads it in full;
 - any other auditor sees only its log-level metadata (id, type, issuer, regime, times, log index,
   leaf hash) — enough to check the log, never the content;
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.auth.service import Principal
 from app.documents.models import Document, DocumentRecipient
 from app.regimes.models import RegimeAuditor
+from app.regimes.repository import member_at
 
 __all__ = [
     "Access",
@@ -46,10 +48,22 @@ def entrusted_regimes(session: Session, principal: Principal) -> frozenset[str]:
     )
 
 
+def _addressed_clause(
+    code: str, document_id: object, regime: object, broadcast: object, received_at: object
+) -> ColumnElement[bool]:
+    """Addressed to ``code``: by a recipient row, or as a member of the regime of a ``["*"]`` document."""
+    return or_(
+        exists().where(
+            DocumentRecipient.document_id == document_id, DocumentRecipient.participant_code == code
+        ),
+        and_(broadcast, member_at(code, regime, received_at)),
+    )
+
+
 def full_access_clause(principal: Principal, entrusted: frozenset[str]) -> ColumnElement[bool]:
     """SQL condition on ``Document`` for documents the principal reads in full."""
-    addressed = exists().where(
-        DocumentRecipient.document_id == Document.id, DocumentRecipient.participant_code == principal.code
+    addressed = _addressed_clause(
+        principal.code, Document.id, Document.regime, Document.broadcast, Document.received_at
     )
     clauses: list[ColumnElement[bool]] = [Document.issuer == principal.code, addressed]
     if entrusted:
@@ -83,11 +97,8 @@ def access_to(
     addressed = bool(
         session.scalar(
             select(
-                exists().where(
-                    and_(
-                        DocumentRecipient.document_id == document.id,
-                        DocumentRecipient.participant_code == principal.code,
-                    )
+                _addressed_clause(
+                    principal.code, document.id, document.regime, document.broadcast, document.received_at
                 )
             )
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import ColumnElement, Row, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.regimes.models import Regime, RegimeAuditor, RegimeMembership
@@ -17,11 +17,34 @@ __all__ = [
     "member_codes",
     "auditor_codes",
     "regimes_of",
+    "member_at",
+    "membership_active_at",
 ]
 
 
 def get_regime(session: Session, regime_id: str) -> Regime | None:
     return session.get(Regime, regime_id)
+
+
+def membership_active_at(when: Any) -> ColumnElement[bool]:
+    """SQL on ``RegimeMembership``: a period that had begun, and not yet ended, at ``when``."""
+    return and_(
+        RegimeMembership.joined_at <= when,
+        or_(RegimeMembership.left_at.is_(None), RegimeMembership.left_at > when),
+    )
+
+
+def member_at(code: Any, regime: Any, when: Any) -> ColumnElement[bool]:
+    """SQL: ``code`` was a member of ``regime`` at ``when`` (values or correlated columns).
+
+    The membership history keeps every period (leaving closes it, rejoining opens another), so
+    "the members at the time" of a ``["*"]`` document needs no copy of the member list.
+    """
+    return exists().where(
+        RegimeMembership.regime_id == regime,
+        RegimeMembership.participant_code == code,
+        membership_active_at(when),
+    )
 
 
 # Built once: the submission batch runs it every time (see ``app.documents.repository``). The

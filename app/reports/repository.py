@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from app.documents.models import Document, DocumentChain, DocumentRecipient
 from app.documents.repository import CHAIN_OPEN
 from app.participants.models import Participant
 from app.regimes.models import RegimeMembership
+from app.regimes.repository import membership_active_at
 from app.reports.models import ReportReminder
 
 __all__ = [
@@ -133,13 +134,35 @@ def year_notifications(
 def recipient_counts(
     session: Session, visible: ColumnElement[bool], regime: str, start: datetime, end: datetime
 ) -> dict[str, int]:
-    """How many participants each visible notification of the period was addressed to."""
-    query = (
+    """How many participants each visible notification of the period was addressed to.
+
+    Named recipients are rows; a ``["*"]`` notification was addressed to its regime's members at
+    acceptance, but its issuer (``Document.broadcast``, the membership history).
+    """
+    ids = _notification_ids(visible, regime, start, end)
+    named = (
         select(DocumentRecipient.document_id, func.count())
-        .where(DocumentRecipient.document_id.in_(_notification_ids(visible, regime, start, end)))
+        .where(DocumentRecipient.document_id.in_(ids))
         .group_by(DocumentRecipient.document_id)
     )
-    return {document_id: count for document_id, count in session.execute(query)}
+    broadcast = (
+        select(Document.id, func.count())
+        .join(
+            RegimeMembership,
+            and_(
+                RegimeMembership.regime_id == Document.regime,
+                RegimeMembership.participant_code != Document.issuer,
+                membership_active_at(Document.received_at),
+            ),
+        )
+        .where(Document.id.in_(ids), Document.broadcast)
+        .group_by(Document.id)
+    )
+    counts: dict[str, int] = {}
+    for query in (named, broadcast):
+        for document_id, count in session.execute(query):
+            counts[document_id] = counts.get(document_id, 0) + count
+    return counts
 
 
 def acknowledgements_of(
