@@ -20,7 +20,8 @@ steadier figure: throughput then depends on how much CPU the scheduler hands out
 is set by LNX_SUBMIT_BATCH_MAX / LNX_SUBMIT_BATCH_WAIT_MS (passed through to the server).
 
 Usage: .venv/bin/python bench/submit.py [--documents N] [--concurrency 32,64] [--runs R]
-                                        [--issuers K] [--skip-postgres] [--skip-sqlite]
+                                        [--issuers K] [--members M] [--skip-postgres]
+                                        [--skip-sqlite]
                                         [--workers 1,2]
 """
 
@@ -57,6 +58,7 @@ from app import migrate  # noqa: E402
 from app.auth import service as auth_service  # noqa: E402
 from app.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from app.documents import signature  # noqa: E402
+from app.participants import codes  # noqa: E402
 from app.participants import service as participants_service  # noqa: E402
 from app.participants.schemas import ParticipantCreate  # noqa: E402
 from app.regimes import service as regimes_service  # noqa: E402
@@ -107,8 +109,12 @@ class Issuer:
     signer: core_jws.JwkSigner
 
 
-def seed(url: str, issuers: int) -> list[Issuer]:
-    """Migrate, then add states with a key, a submit token and hcoc membership (the CLI's services)."""
+def seed(url: str, issuers: int, members: int = 0) -> list[Issuer]:
+    """Migrate, then add states with a key, a submit token and hcoc membership (the CLI's services).
+
+    ``members``: hcoc's size, filled up with states that only read (the HCoC counts 140-odd), so
+    that ``["*"]`` documents are addressed to that many participants.
+    """
     migrate.upgrade(url)
     engine = make_engine(url, pool_size=1)
     out = []
@@ -127,6 +133,12 @@ def seed(url: str, issuers: int) -> list[Issuer]:
                 token = auth_service.issue_token(session, code, "read,submit").token
                 regimes_service.join(session, "hcoc", code)
                 out.append(Issuer(code, token, core_jws.JwkSigner(private)))
+            others = sorted(codes.state_codes() - set(ISSUERS))
+            for code in others[: max(0, members - issuers)]:
+                participants_service.add_participant(
+                    session, ParticipantCreate(code=code, name=code, role="state")
+                )
+                regimes_service.join(session, "hcoc", code)
     finally:
         engine.dispose()
     return out
@@ -328,7 +340,7 @@ class Figures:
 
 def configuration(label: str, url: str, workers: int, args: argparse.Namespace) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="lnx-bench-submit-"))
-    issuers = seed(url, args.issuers)
+    issuers = seed(url, args.issuers, args.members)
     keys_file = data_dir / "bench-keys.json"
     keys_file.write_text(json.dumps({i.signer.kid: i.signer.public_jwk.to_dict() for i in issuers}))
     env = {
@@ -409,6 +421,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[32, 64])
     parser.add_argument("--runs", type=int, default=3, help="runs per concurrency; medians are printed")
     parser.add_argument("--issuers", type=int, default=8, help="submitting states (max 12)")
+    parser.add_argument(
+        "--members", type=int, default=0, help="hcoc members in all, the issuers included (e.g. 140)"
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument(
@@ -421,6 +436,7 @@ def main() -> None:
     print(f"lnx submit benchmark {datetime.now(UTC):%Y-%m-%d %H:%M}Z on {machine_note()}")
     print(
         f"{args.documents:,} documents per run, {args.runs} run(s) per point (medians), {args.issuers} issuers, "
+        f"{max(args.members, args.issuers)} hcoc members, "
         f"group commit max {batch} / wait {wait} ms"
     )
     print(

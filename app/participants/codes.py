@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-__all__ = ["ORG_CODE_RE", "is_state_code", "check_code_for_role", "ROLES"]
+__all__ = ["ORG_CODE_RE", "is_state_code", "state_codes", "check_code_for_role", "ROLES"]
 
 ROLES = ("state", "observer", "auditor", "operator")
 ORG_CODE_RE = re.compile(r"^[A-Z0-9_]{3,16}$")
@@ -21,6 +21,11 @@ def _alpha3() -> frozenset[str]:
 
 def is_state_code(code: str) -> bool:
     return code in _alpha3()
+
+
+def state_codes() -> frozenset[str]:
+    """Every code a state may have (ISO 3166-1 alpha-3, as shipped)."""
+    return _alpha3()
 
 
 def check_code_for_role(code: str, role: str) -> str | None:
