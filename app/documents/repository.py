@@ -23,6 +23,7 @@ __all__ = [
     "chain_documents",
     "acknowledgements_of",
     "recipients_of",
+    "broadcast_recipients",
     "list_documents",
     "CHAIN_OPEN",
 ]
@@ -43,14 +44,14 @@ _LOCK_CHAINS = (
 _ACKNOWLEDGERS = select(Document.references_id, Document.issuer).where(
     Document.type == "acknowledgement", Document.references_id.in_(bindparam("ids", expanding=True))
 )
-# Named recipients (rows), and for ``["*"]`` documents the regime's members when the document was
-# accepted, but for its issuer (the membership history: no row per member and document).
-_RECIPIENTS = union_all(
-    select(DocumentRecipient.document_id, DocumentRecipient.participant_code).where(
-        DocumentRecipient.document_id.in_(bindparam("ids", expanding=True))
-    ),
-    select(Document.id, RegimeMembership.participant_code)
-    .join(
+
+
+def broadcast_recipients(*columns: Any) -> Select[Any]:
+    """SELECT ``columns`` FROM documents JOIN the memberships that make a ``["*"]`` document's
+    recipients: its regime's members when it was accepted, but its issuer (``Document.broadcast``;
+    the membership history instead of a row per member and document). The caller adds
+    ``Document.broadcast`` and its own conditions."""
+    return select(*columns).join(
         RegimeMembership,
         and_(
             RegimeMembership.regime_id == Document.regime,
@@ -58,7 +59,16 @@ _RECIPIENTS = union_all(
             membership_active_at(Document.received_at),
         ),
     )
-    .where(Document.id.in_(bindparam("ids", expanding=True)), Document.broadcast),
+
+
+# Named recipients (rows), and for ``["*"]`` documents the members of the time.
+_RECIPIENTS = union_all(
+    select(DocumentRecipient.document_id, DocumentRecipient.participant_code).where(
+        DocumentRecipient.document_id.in_(bindparam("ids", expanding=True))
+    ),
+    broadcast_recipients(Document.id, RegimeMembership.participant_code).where(
+        Document.id.in_(bindparam("ids", expanding=True)), Document.broadcast
+    ),
 ).order_by("participant_code")
 
 

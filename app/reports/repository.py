@@ -11,16 +11,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.documents.models import Document, DocumentChain, DocumentRecipient
-from app.documents.repository import CHAIN_OPEN
+from app.documents.repository import CHAIN_OPEN, broadcast_recipients
 from app.participants.models import Participant
 from app.regimes.models import RegimeMembership
-from app.regimes.repository import membership_active_at
 from app.reports.models import ReportReminder
 
 __all__ = [
@@ -146,15 +145,7 @@ def recipient_counts(
         .group_by(DocumentRecipient.document_id)
     )
     broadcast = (
-        select(Document.id, func.count())
-        .join(
-            RegimeMembership,
-            and_(
-                RegimeMembership.regime_id == Document.regime,
-                RegimeMembership.participant_code != Document.issuer,
-                membership_active_at(Document.received_at),
-            ),
-        )
+        broadcast_recipients(Document.id, func.count())
         .where(Document.id.in_(ids), Document.broadcast)
         .group_by(Document.id)
     )
