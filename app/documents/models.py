@@ -31,7 +31,9 @@ class Document(Base):
     recipients: Mapped[list[str]] = mapped_column(JSON)
     broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """Addressed with ``["*"]``: its recipients are the regime's members at ``received_at``, read
-    from the membership history (``regime_memberships``), not stored as recipient rows."""
+    from the membership history (``regime_memberships``), not stored as recipient rows. It repeats
+    what ``recipients`` says because a filter on a flag needs no JSON comparison, which the two
+    databases spell differently (PostgreSQL's ``json`` has no equality at all)."""
     references_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     chain_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
