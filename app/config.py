@@ -66,6 +66,10 @@ class Settings(BaseSettings):
         le=1000,
         description="How long a submission batch gathers company before committing.",
     )
+    submit_batch_adaptive: bool = Field(
+        default=True,
+        description="Close a batch's window early once it holds as many submissions as the previous batch.",
+    )
     key_cache_ttl_s: float = Field(
         default=30.0,
         ge=0,

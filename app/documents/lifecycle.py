@@ -25,6 +25,7 @@ async def run(app: FastAPI) -> AsyncIterator[None]:
         keys=app.state.key_cache,
         max_batch=settings.submit_batch_max,
         wait_ms=settings.submit_batch_wait_ms,
+        adaptive=settings.submit_batch_adaptive,
         integration_timeout_s=log_lifecycle.DEFAULT_WAIT_S,
     )
     app.state.submission_batcher = batcher
