@@ -356,8 +356,7 @@ def configuration(label: str, url: str, workers: int, args: argparse.Namespace) 
     lnx = Server(f"lnx ({label})", [str(REPO / ".venv/bin/lnx"), "serve", "--workers", str(workers)], env)
     bare = Server(
         f"bare ({label})",
-        [sys.executable, "-m", "uvicorn", "bench.submit:bare_app", "--factory", "--workers", str(workers)]
-        + ["--log-level", "warning", "--no-access-log"],
+        [sys.executable, str(REPO / "bench/bare_server.py"), "--workers", str(workers)],
         env,
     )
 

@@ -73,7 +73,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run the exchange (SQLite by default; PostgreSQL with --database-url)."""
-    import uvicorn
+    from app import serving
 
     if log_origin:
         os.environ["LNX_LOG_ORIGIN"] = log_origin
@@ -89,7 +89,7 @@ def serve(
     from app.ops import metrics as ops_metrics
 
     ops_metrics.prepare_multiprocess_dir()  # PROMETHEUS_MULTIPROC_DIR: no counts from a previous run
-    uvicorn.run(
+    serving.serve(
         "app.main:create_app",
         factory=True,
         host=host,

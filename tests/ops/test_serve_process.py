@@ -1,4 +1,5 @@
-"""``lnx serve`` as a real process: multi-process metrics across uvicorn workers, the connection cap."""
+"""``lnx serve`` as a real process: multi-process metrics across uvicorn workers, connections spread
+over the workers, the connection cap."""
 
 from __future__ import annotations
 
@@ -97,6 +98,84 @@ def test_metrics_are_summed_over_every_worker(settings: Settings, tmp_path: Path
         counter_files = list(prom.glob("counter_*.db"))
         assert len(counter_files) >= 2, counter_files  # both workers wrote their share
         assert not (prom / "counter_1.db").exists()  # serve emptied the directory at start
+
+
+def _workers_of(port: int) -> list[int]:
+    """The processes listening on ``port`` (with SO_REUSEPORT, each worker has its own socket)."""
+    listening = {inode for inode, state in _tcp_sockets(port) if state == _LISTEN}
+    return sorted(pid for pid, inodes in _socket_inodes().items() if inodes & listening)
+
+
+_LISTEN, _ESTABLISHED = "0A", "01"
+
+
+def _tcp_sockets(port: int) -> list[tuple[int, str]]:
+    """(inode, state) of the IPv4 TCP sockets whose local port is ``port``, from /proc/net/tcp."""
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port:
+            found.append((int(fields[9]), fields[3]))
+    return found
+
+
+def _socket_inodes() -> dict[int, set[int]]:
+    out: dict[int, set[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+        except OSError:  # gone, or not ours
+            continue
+        out[int(proc.name)] = {int(link[8:-1]) for link in links if link.startswith("socket:[")}
+    return out
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
+def test_keep_alive_connections_opened_at_once_are_spread_over_the_workers(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """With one shared listening socket, whichever worker woke first took them: 32 to 0 was common."""
+    with serve(settings, tmp_path, "--workers", "2") as url:
+        port = int(url.rsplit(":", 1)[1])
+        workers = _workers_of(port)
+        assert len(workers) == 2, workers
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(32)]
+        try:
+            time.sleep(0.5)  # every worker accepts what the kernel queued for it
+            established = {inode for inode, state in _tcp_sockets(port) if state == _ESTABLISHED}
+            inodes = _socket_inodes()
+            counts = [len(inodes[pid] & established) for pid in workers]
+        finally:
+            for client in clients:
+                client.close()
+    assert sum(counts) == 32
+    # By a hash of each client's port: fewer than 4 of 32 on a worker happens about once in 60,000.
+    assert min(counts) >= 4, counts
+
+
+@pytest.mark.postgres_only
+def test_a_port_in_use_is_refused_before_any_worker_starts(settings: Settings) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "app.cli.main", "serve", "--port", str(port), "--workers", "2"],
+            cwd=REPO,
+            env={
+                **os.environ,
+                "LNX_DATABASE_URL": settings.resolved_database_url,
+                "LNX_DATA_DIR": str(settings.data_dir),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 3, result.stderr
+    assert f"cannot bind 127.0.0.1:{port}" in result.stderr
 
 
 def test_limit_concurrency_answers_503_beyond_the_cap(settings: Settings, tmp_path: Path) -> None:
