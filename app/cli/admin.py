@@ -147,10 +147,11 @@ def key_add(
     print_json({"participant": code, "kid": kid}) if as_json else typer.echo(kid)
 
 
-@key_app.command("revoke")
+# A kid is a base64url thumbprint: one in 64 begins with "-", which click would take for an option.
+@key_app.command("revoke", context_settings={"ignore_unknown_options": True})
 def key_revoke(
     code: str,
-    kid: str,
+    kid: Annotated[str, typer.Argument(help="The key's kid (one that begins with '-' is fine).")],
     reason: Annotated[str, typer.Option(help="Why the key is revoked.")],
     database_url: DatabaseUrlOpt = None,
     data_dir: DataDirOpt = None,
