@@ -19,7 +19,18 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, insert
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -34,6 +45,7 @@ __all__ = [
     "utcnow",
     "session_scope",
     "insert_rows",
+    "update_rows",
     "inserts_deferred",
 ]
 
@@ -229,11 +241,9 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     """
     if not rows:
         return
-    deferred: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] | None = session.info.get(
-        _DEFERRED_INSERTS
-    )
+    deferred: _Deferred | None = session.info.get(_DEFERRED_INSERTS)
     if deferred is not None:
-        deferred.setdefault((table, tuple(rows[0])), []).extend(rows)
+        deferred.setdefault((table, tuple(rows[0]), "insert"), []).extend(rows)
         return
     if not is_postgres(session):
         session.execute(insert(table), list(rows))
@@ -262,9 +272,45 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         cursor.close()
 
 
+def update_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Update rows by primary key: each row holds its key's columns and the columns to set.
+
+    Inside ``inserts_deferred(session)`` the update joins the block's one statement (on
+    PostgreSQL an ``UPDATE ... FROM json_populate_recordset(...)`` among its CTEs), so that, for
+    example, the tree head a batch advances costs no round trip of its own.
+    """
+    if not rows:
+        return
+    deferred: _Deferred | None = session.info.get(_DEFERRED_INSERTS)
+    if deferred is not None:
+        deferred.setdefault((table, tuple(rows[0]), "update"), []).extend(rows)
+        return
+    statement, params = _update_statement(table, tuple(rows[0])), [_update_params(table, row) for row in rows]
+    session.execute(statement, params)
+
+
+@functools.lru_cache(maxsize=64)
+def _update_statement(table: Table, names: tuple[str, ...]) -> Any:
+    keys = [c.name for c in table.primary_key.columns]
+    return (
+        update(table)
+        .where(*(table.c[k] == bindparam(f"key_{k}") for k in keys))
+        .values({n: bindparam(n) for n in names if n not in keys})
+    )
+
+
+def _update_params(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    keys = {c.name for c in table.primary_key.columns}
+    return {(f"key_{n}" if n in keys else n): value for n, value in row.items()}
+
+
+_Deferred = dict[tuple[Table, tuple[str, ...], str], list[Mapping[str, Any]]]
+
+
 @contextmanager
 def inserts_deferred(session: Session) -> Iterator[None]:
-    """Collect the ``insert_rows`` calls of the block and write them all when it ends without error.
+    """Collect the ``insert_rows`` (and ``update_rows``) calls of the block and write them all when
+    it ends without error.
 
     On PostgreSQL they become **one** statement: an ``INSERT ... SELECT FROM
     json_populate_recordset(...)`` per table, chained as data-modifying CTEs, each table's rows
@@ -281,7 +327,7 @@ def inserts_deferred(session: Session) -> Iterator[None]:
     if _DEFERRED_INSERTS in session.info:
         yield
         return
-    deferred: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
+    deferred: _Deferred = {}
     session.info[_DEFERRED_INSERTS] = deferred
     try:
         yield
@@ -290,8 +336,11 @@ def inserts_deferred(session: Session) -> Iterator[None]:
     if not deferred:
         return
     if not is_postgres(session):
-        for (table, _), rows in deferred.items():
-            session.execute(insert(table), rows)
+        for (table, names, kind), rows in deferred.items():
+            if kind == "insert":
+                session.execute(insert(table), rows)
+            else:
+                session.execute(_update_statement(table, names), [_update_params(table, r) for r in rows])
         return
     statement = _recordset_plan(tuple(deferred))
     params = [_json_rows(rows) for rows in deferred.values()]
@@ -337,19 +386,23 @@ def _copy_plan(table: Table, names: tuple[str, ...]) -> tuple[str, list[str], fr
 
 
 @functools.lru_cache(maxsize=64)
-def _recordset_plan(plan: tuple[tuple[Table, tuple[str, ...]], ...]) -> str:
-    """The one-statement insert of ``inserts_deferred`` for these tables and columns (built once).
+def _recordset_plan(plan: tuple[tuple[Table, tuple[str, ...], str], ...]) -> str:
+    """The one statement of ``inserts_deferred`` for these tables, columns and kinds (built once).
 
     ``json_populate_recordset(NULL::t, rows)`` types each member by the table's own column; a JSON
-    column takes the member's JSON text as it is.
+    column takes the member's JSON text as it is. An update sets the row of each member's key.
     """
     parts = []
-    for table, names in plan:
-        columns = ", ".join(f'"{n}"' for n in names)
-        parts.append(
-            f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} '  # noqa: S608 - our own names
-            f'FROM json_populate_recordset(NULL::"{table.name}", %s::json)'
-        )
+    for table, names, kind in plan:
+        source = f'json_populate_recordset(NULL::"{table.name}", %s::json)'
+        if kind == "insert":
+            columns = ", ".join(f'"{n}"' for n in names)
+            parts.append(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM {source}')  # noqa: S608
+            continue
+        keys = [c.name for c in table.primary_key.columns]
+        assignments = ", ".join(f'"{n}" = r."{n}"' for n in names if n not in keys)
+        matches = " AND ".join(f't."{k}" = r."{k}"' for k in keys)
+        parts.append(f'UPDATE "{table.name}" AS t SET {assignments} FROM {source} AS r WHERE {matches}')  # noqa: S608
     *first, last = parts
     ctes = ", ".join(f"i{n} AS ({part})" for n, part in enumerate(first))
     return f"WITH {ctes} {last}" if ctes else last

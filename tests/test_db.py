@@ -25,7 +25,15 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import UTCDateTime, insert_rows, inserts_deferred, make_engine, make_sessionmaker, session_scope
+from app.db import (
+    UTCDateTime,
+    insert_rows,
+    inserts_deferred,
+    make_engine,
+    make_sessionmaker,
+    session_scope,
+    update_rows,
+)
 
 
 @pytest.fixture
@@ -226,3 +234,29 @@ def test_deferred_rows_keep_values_that_json_spells_awkwardly(bulk_factory) -> N
     stored_parents, stored_children = _stored(bulk_factory)
     assert stored_parents == [(r["id"], r["blob"], r["doc"], r["at"]) for r in parents]
     assert sorted(stored_children) == sorted((c["parent_id"], c["name"]) for c in children)
+
+
+def test_rows_updated_directly_and_deferred_by_primary_key(bulk_factory) -> None:
+    """``update_rows`` sets the given columns of the rows with these keys, and leaves the others;
+    deferred, it joins the block's one statement, after the block's inserts."""
+    when = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    for session in session_scope(bulk_factory):
+        insert_rows(session, _parents, _parent_rows(range(1, 5)))
+        update_rows(session, _parents, [{"id": 1, "blob": b"\x00direct", "doc": {"v": 1}}])
+        with inserts_deferred(session):
+            update_rows(
+                session, _parents, [{"id": 2, "blob": None, "at": when}, {"id": 3, "blob": b"", "at": None}]
+            )
+            insert_rows(session, _parents, _parent_rows(range(5, 6)))
+            insert_rows(session, _children, [{"parent_id": 5, "name": "a"}])
+            update_rows(session, _parents, [{"id": 4, "doc": ["deferred"], "blob": b"\xff"}])
+    stored, children = _stored(bulk_factory)
+    original = {r["id"]: (r["id"], r["blob"], r["doc"], r["at"]) for r in _parent_rows(range(1, 6))}
+    assert stored == [
+        (1, b"\x00direct", {"v": 1}, original[1][3]),
+        (2, None, original[2][2], when),
+        (3, b"", original[3][2], None),
+        (4, b"\xff", ["deferred"], original[4][3]),
+        original[5],
+    ]
+    assert children == [(5, "a")]

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from app.db import insert_rows
+from app.db import insert_rows, update_rows
 from app.log.models import (
     LogCheckpoint,
     LogCosignature,
@@ -26,6 +26,7 @@ from app.log.models import (
 
 __all__ = [
     "allocate_indexes",
+    "allocate_indexes_locking_head",
     "insert_leaves",
     "next_index",
     "tree_head",
@@ -72,11 +73,6 @@ _LOCK_HEAD = (
     .where(_head.c.id == _SINGLETON)
     .with_for_update()
 )
-_SET_HEAD = (
-    update(_head)
-    .where(_head.c.id == _SINGLETON)
-    .values(size=bindparam("size"), root_hash=bindparam("root_hash"), frontier=bindparam("frontier"))
-)
 _PENDING = (
     select(_leaves.c.idx, _leaves.c.leaf_hash)
     .where(_leaves.c.idx >= bindparam("start"))
@@ -85,6 +81,30 @@ _PENDING = (
 )
 
 # ---------------------------------------------------------------- sequencing
+
+
+# PostgreSQL: the head's row lock first (when the CTE's row is read), then the counter's (when the
+# UPDATE writes the joined row), in one round trip. Every other path takes one of the two only.
+_ALLOCATE_LOCKING_HEAD = text(
+    "WITH head AS MATERIALIZED ("
+    " SELECT size, root_hash, frontier FROM log_tree_head WHERE id = :singleton FOR UPDATE)"
+    " UPDATE log_sequence SET next_index = log_sequence.next_index + :count FROM head"
+    " WHERE log_sequence.id = :singleton"
+    " RETURNING log_sequence.next_index, head.size, head.root_hash, head.frontier"
+)
+
+
+def allocate_indexes_locking_head(
+    session: Session, count: int
+) -> tuple[int, tuple[int, bytes, bytes | None]]:
+    """``allocate_indexes`` and ``lock_tree_head`` in one statement (PostgreSQL only).
+
+    For a transaction that sequences and then integrates: the head would be locked a moment
+    later anyway, and each round trip inside the counter's lock delays every other writer.
+    """
+    row = session.execute(_ALLOCATE_LOCKING_HEAD, {"count": count, "singleton": _SINGLETON}).one()
+    frontier = None if row.frontier is None else bytes(row.frontier)
+    return int(row.next_index) - count, (int(row.size), bytes(row.root_hash), frontier)
 
 
 def allocate_indexes(session: Session, count: int) -> int:
@@ -130,7 +150,10 @@ def lock_tree_head(session: Session) -> tuple[int, bytes, bytes | None]:
 
 
 def set_tree_head(session: Session, size: int, root_hash: bytes, frontier: bytes | None = None) -> None:
-    session.execute(_SET_HEAD, {"size": size, "root_hash": root_hash, "frontier": frontier})
+    """Advance the head; inside ``inserts_deferred`` with the block's one statement (no round trip)."""
+    update_rows(
+        session, _head, [{"id": _SINGLETON, "size": size, "root_hash": root_hash, "frontier": frontier}]
+    )
 
 
 def pending_leaf_hashes(session: Session, start: int, limit: int) -> list[tuple[int, bytes]]:

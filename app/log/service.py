@@ -21,7 +21,7 @@ from lnx_client.core.checkpoint import Checkpoint, parse_checkpoint
 from lnx_client.core.tlogproof import format_tlog_proofs
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import is_postgres, utcnow
 from app.errors import BadRequest, NotFound, ServiceUnavailable
 from app.log import repository
 from app.log.models import LogCheckpoint
@@ -128,17 +128,45 @@ def sequence_many(
     """
     if not leaf_datas:
         return []
-    start = repository.allocate_indexes(session, len(leaf_datas))
+    hashes = [merkle.leaf_hash(data) for data in leaf_datas]  # before the lock, which others wait for
+    if is_postgres(session):
+        start, head = repository.allocate_indexes_locking_head(session, len(leaf_datas))
+        session.info[_LOCKED_HEAD] = (_innermost_transaction(session), head)
+    else:
+        start = repository.allocate_indexes(session, len(leaf_datas))
     out: list[tuple[int, bytes]] = []
     rows = []
-    for offset, data in enumerate(leaf_datas):
-        h = merkle.leaf_hash(data)
+    for offset, (data, h) in enumerate(zip(leaf_datas, hashes, strict=True)):
         out.append((start + offset, h))
         rows.append(
             {"idx": start + offset, "leaf_hash": h, "leaf_data": data, "integrated_time": integrated_time}
         )
     repository.insert_leaves(session, rows)
     return out
+
+
+_LOCKED_HEAD = "lnx_log_locked_head"
+"""``session.info`` key: (the transaction, the tree head) that ``sequence_many`` locked and read."""
+
+
+def _lock_tree_head(session: Session) -> tuple[int, bytes, bytes | None]:
+    """The tree head, locked: as ``sequence_many`` read it in this transaction, or read now.
+
+    On PostgreSQL, sequencing locks the head in the same statement as the counter (the
+    integration of a submission batch follows in the same transaction). What it read is still
+    the head while this transaction holds the lock and has not advanced it: the kept head is
+    taken once (popped), and a head kept by another transaction or SAVEPOINT is never used.
+    """
+    kept = session.info.pop(_LOCKED_HEAD, None)
+    if kept is not None and kept[0] is _innermost_transaction(session):
+        return kept[1]
+    return repository.lock_tree_head(session)
+
+
+def _innermost_transaction(session: Session) -> object:
+    """A SAVEPOINT rolled back releases the row locks taken within it: the lock is known to be
+    held only while the very (sub)transaction that took it is the current one."""
+    return session.get_nested_transaction() or session.get_transaction()
 
 
 def _node_getter(session: Session) -> merkle.GetNodes:
@@ -239,7 +267,7 @@ def integrate_step(
     they are the pending leaves from their first index on, and only older pending ones (if
     any) are read. The caller's own leaves may thus still be unwritten (``inserts_deferred``).
     """
-    size, root, stored_frontier = repository.lock_tree_head(session)
+    size, root, stored_frontier = _lock_tree_head(session)
     known: list[bytes] = []
     read_limit = max_leaves
     if (
@@ -276,7 +304,7 @@ def integrate_step(
 
 def ensure_checkpoint(session: Session, signer: note.NoteSigner, origin: str) -> CheckpointRecord | None:
     """Sign the checkpoint of the current head if it has none (the size-0 one at first start)."""
-    size, root, _ = repository.lock_tree_head(session)
+    size, root, _ = _lock_tree_head(session)
     if repository.checkpoint_at(session, size) is not None:
         return None
     signed = _sign(origin, signer, size, root)

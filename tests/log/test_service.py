@@ -357,3 +357,78 @@ def test_concurrent_sequencers_and_integrators_never_fork(factory, signer):
         for old, new in pairwise(records):
             proof = service.consistency_proof(session, old.size, new.size)
             merkle.verify_consistency(old.size, new.size, proof.hashes, old.root_hash, new.root_hash)
+
+
+def _sequence_and_integrate(factory, signer, datas):  # type: ignore[no-untyped-def]
+    """What a submission batch does: sequence, then integrate, in one committed transaction."""
+    for session in session_scope(factory):
+        sequenced = service.sequence_many(session, datas, datetime.now(UTC))
+        step = service.integrate_step(
+            session, signer, ORIGIN, sequenced=(sequenced[0][0], [h for _, h in sequenced])
+        )
+    return step
+
+
+@pytest.mark.postgres_only
+def test_batches_that_sequence_and_integrate_race_background_integrators_without_a_fork(factory, signer):
+    """On PostgreSQL ``sequence_many`` locks the tree head with the counter, and the integration
+    that follows in the same transaction starts from the head it read there."""
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def batches(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for n in range(30):
+                step = _sequence_and_integrate(
+                    factory, signer, leaf_datas(seed * 10_000 + n * 10, rng.randint(1, 5))
+                )
+                assert step is not None
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def integrator() -> None:
+        try:
+            while not stop.is_set():
+                integrate(factory, signer, max_leaves=3)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=batches, args=(s,)) for s in range(3)]
+    integrators = [threading.Thread(target=integrator) for _ in range(2)]
+    for t in threads + integrators:
+        t.start()
+    for t in threads:
+        t.join(60)
+    stop.set()
+    for t in integrators:
+        t.join(60)
+    assert not errors, errors
+    with _read(factory) as session:
+        size = service.tree_size(session)
+        datas = [e.leaf_data for start in range(0, size, 1000) for e in service.entries(session, start)]
+        assert len(datas) == size == repository.next_index(session)
+        records = list(session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.size)))
+        assert records[-1].root_hash == ref.mth(datas)
+        for old, new in pairwise(records):
+            proof = service.consistency_proof(session, old.size, new.size)
+            merkle.verify_consistency(old.size, new.size, proof.hashes, old.root_hash, new.root_hash)
+
+
+@pytest.mark.postgres_only
+def test_a_head_read_in_a_rolled_back_savepoint_is_read_again(factory, signer):
+    """Rolling a SAVEPOINT back releases the row locks taken in it: the head that sequencing read
+    there may have moved on by the time the transaction integrates, and must not be used."""
+    append(factory, leaf_datas(0, 2))
+    assert integrate(factory, signer).size == 2
+    for session in session_scope(factory):
+        savepoint = session.begin_nested()
+        service.sequence_many(session, leaf_datas(2, 1), datetime.now(UTC))  # reads and locks head 2
+        savepoint.rollback()
+        # Meanwhile another writer sequences and integrates (it could not while the lock was held).
+        assert _sequence_and_integrate(factory, signer, leaf_datas(10, 1)).record.size == 3
+        assert service.integrate_step(session, signer, ORIGIN) is None  # head 3, nothing pending
+    with _read(factory) as session:
+        assert service.tree_size(session) == 3
+        sizes = session.scalars(select(LogCheckpoint.size).order_by(LogCheckpoint.size))
+        assert list(sizes) == [2, 3]
