@@ -2,12 +2,14 @@
 
 For each configuration -- SQLite with 1 worker, and with LNX_BENCH_DATABASE_URL naming a
 PostgreSQL server (a throw-away database is created there and dropped) PostgreSQL with 1 and
-2 workers -- two real uvicorn servers run on 127.0.0.1, started the same way:
+2 workers -- two real uvicorn servers run on 127.0.0.1, served the same way (``app.serving``:
+with several workers, each listens on a socket of its own):
 
 * ``lnx serve``: the exchange, with participants, keys and tokens seeded through the services;
-* a bare FastAPI app (``bare_app`` below) whose POST /v1/documents only runs the same JWS check
-  (``app.documents.signature.parse`` + ``verify``, keys from a dict) and answers 201: the bound
-  on submissions without a database (LIMITS.md: ~1,500-1,700/s on one worker).
+* a bare FastAPI app (``bare_app`` below, served by ``bench/bare_server.py``) whose POST
+  /v1/documents only runs the same JWS check (``app.documents.signature.parse`` + ``verify``,
+  keys from a dict) and answers 201: the bound on submissions without a database (LIMITS.md:
+  ~1,500-1,700/s on one worker).
 
 Each run submits N freshly pre-signed ~1 KB documents (pre-launch, recipients ``*``, from
 several issuers) over C keep-alive connections, from a small asyncio HTTP/1.1 client in this
