@@ -108,10 +108,10 @@ class SubmissionBatcher:
     previous batch did (and nothing more is queued). Under a steady load the previous batch's
     size is how many submitters are about; once they are all in, the rest of the window only
     adds latency, and with it fewer documents per second from the same clients. With
-    ``bench/submit.py`` (PostgreSQL), in interleaved runs: one worker at 2 clients 311-315 ->
-    414-415 accepted/s (p50 6.2 -> 4.3 ms); two workers at 32 clients 2,026-2,057 -> 2,171-2,225
-    (p50 15.1 -> 13.8 ms), and at 64 clients p99 61-72 -> 45-50 ms. A submission that arrives
-    alone after a lone one commits at once. Off, every batch waits the whole window (the tests
+    ``bench/submit.py`` (PostgreSQL), in interleaved runs: one worker at 2 clients 313-316 ->
+    458-467 accepted/s (p50 6.2 -> 4.1 ms); two workers at 32 clients 2,021-2,127 -> 2,264-2,717
+    (p50 14.4-15.4 -> 10.8-13.2 ms), at 64 clients 2,616-2,644 -> 2,903-2,949. A submission that
+    arrives alone after a lone one commits at once. Off, every batch waits the whole window (the tests
     that need submissions sent apart to share a batch turn it off).
     """
 
