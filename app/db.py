@@ -239,11 +239,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
 
     Inside ``inserts_deferred(session)`` the rows are only collected, and written at its end.
     """
-    if not rows:
-        return
-    deferred: _Deferred | None = session.info.get(_DEFERRED_INSERTS)
-    if deferred is not None:
-        deferred.setdefault((table, tuple(rows[0]), "insert"), []).extend(rows)
+    if not rows or _deferred(session, table, rows, "insert"):
         return
     if not is_postgres(session):
         session.execute(insert(table), list(rows))
@@ -279,11 +275,7 @@ def update_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     PostgreSQL an ``UPDATE ... FROM json_populate_recordset(...)`` among its CTEs), so that, for
     example, the tree head a batch advances costs no round trip of its own.
     """
-    if not rows:
-        return
-    deferred: _Deferred | None = session.info.get(_DEFERRED_INSERTS)
-    if deferred is not None:
-        deferred.setdefault((table, tuple(rows[0]), "update"), []).extend(rows)
+    if not rows or _deferred(session, table, rows, "update"):
         return
     statement, params = _update_statement(table, tuple(rows[0])), [_update_params(table, row) for row in rows]
     session.execute(statement, params)
@@ -305,6 +297,15 @@ def _update_params(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _Deferred = dict[tuple[Table, tuple[str, ...], str], list[Mapping[str, Any]]]
+
+
+def _deferred(session: Session, table: Table, rows: Sequence[Mapping[str, Any]], kind: str) -> bool:
+    """Keep the rows for the end of the ``inserts_deferred`` block, if one is open; say whether."""
+    deferred: _Deferred | None = session.info.get(_DEFERRED_INSERTS)
+    if deferred is None:
+        return False
+    deferred.setdefault((table, tuple(rows[0]), kind), []).extend(rows)
+    return True
 
 
 @contextmanager
