@@ -4,9 +4,9 @@
 which all ``accept()`` on it. Whichever worker wakes first takes the connection, so long-lived
 keep-alive connections opened in a burst (a proxy's upstream pool, a client's connection pool)
 pile onto one worker: measured with ``bench/submit.py``'s 32 connections to two workers, one
-worker served 3,374 submissions of a run and the other 176. The idle worker's group commit
-then gathers nothing while the busy one's batches carry everyone's latency, and two workers
-accept no more than one.
+worker served 3,374 submissions of a run and the other 176. The busy worker's batches then
+carry everyone's latency while the other's CPU share goes unused, and how much a second worker
+adds depends on how the connections happened to fall.
 
 With ``SO_REUSEPORT`` (Linux 3.9+, the BSDs) each worker listens on a socket of its own, bound
 to the same address, and the kernel spreads incoming connections across them by a hash of the
