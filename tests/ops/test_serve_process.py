@@ -64,6 +64,12 @@ def serve(settings: Settings, tmp_path: Path, *args: str, **env: str) -> Iterato
                 pass
             assert time.monotonic() < deadline, "lnx serve did not become ready"
             time.sleep(0.2)
+        # Each worker listens on a socket of its own once it has started (app/serving.py), and
+        # /readyz answers as soon as one has: wait for all, where /proc can tell.
+        workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
+        while workers > 1 and Path("/proc/net/tcp").exists() and len(_workers_of(port)) < workers:
+            assert time.monotonic() < deadline, f"only {_workers_of(port)} of {workers} workers listen"
+            time.sleep(0.2)
         yield url
     finally:
         if proc.poll() is None:
