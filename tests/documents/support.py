@@ -9,12 +9,15 @@ what the exchange holds.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lnx_client.core import jwk as core_jwk
 from lnx_client.core.jwk import b64url_decode, b64url_encode
+from lnx_client.core.tlogproof import parse_tlog_proof
 
 from app.errors import PROBLEM_TYPE_BASE
 
@@ -97,3 +100,29 @@ class Snapshot:
     @classmethod
     def take(cls, client: Any, auditor: Any) -> Snapshot:
         return cls(visible_ids(client, auditor), checkpoint_size(client))
+
+
+GAP_S = 0.08
+"""How far apart ``send_in_order`` sends (tests that need one batch widen its window well beyond)."""
+
+
+def send_in_order(world: Any, submissions: list[tuple[Any, str]]) -> list[Any]:
+    """POST each (actor, JWS) from its own thread, ``GAP_S`` apart; the responses in the same order."""
+    responses: list[Any] = [None] * len(submissions)
+
+    def post(position: int, actor: Any, token: str) -> None:
+        responses[position] = post_jws(world.client, actor, token)
+
+    threads = []
+    for position, (actor, token) in enumerate(submissions):
+        thread = threading.Thread(target=post, args=(position, actor, token))
+        thread.start()
+        threads.append(thread)
+        time.sleep(GAP_S)
+    for thread in threads:
+        thread.join(timeout=30)
+    return responses
+
+
+def checkpoint_size_of(receipt: dict[str, Any]) -> int:
+    return int(parse_tlog_proof(receipt["proof"]).checkpoint_note.splitlines()[1])

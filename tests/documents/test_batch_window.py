@@ -11,8 +11,7 @@ import time
 import pytest
 
 from tests.documents.builders import pre_launch, sign
-from tests.documents.support import post_jws
-from tests.documents.test_batches import checkpoint_size_of, send_in_order
+from tests.documents.support import checkpoint_size_of, post_jws, send_in_order
 
 WINDOW_S = 2.0
 

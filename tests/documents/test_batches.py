@@ -2,53 +2,33 @@
 as if they had been committed one after the other, and a refused one never harms the others.
 
 The batch window is widened to a second and a half, and never closed early (``adaptive`` off),
-so that submissions sent a few tens of milliseconds apart land in one batch, in the order they were sent; each test checks that they did (one checkpoint
-covers them all, and it is the first to cover any of them).
+so that submissions sent a few tens of milliseconds apart land in one batch, in the order they
+were sent; each test checks that they did (one checkpoint covers them all, and it is the first
+to cover any of them).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import Any
 
 import pytest
 from lnx_client.core import jwk as core_jwk
 from lnx_client.core import jws as core_jws
-from lnx_client.core.tlogproof import parse_tlog_proof
 
 from app.documents import repository
 from tests.documents.builders import follow_up, pre_launch, sign
-from tests.documents.support import assert_problem, flip_signature_bit, post_jws
-
-GAP_S = 0.08
+from tests.documents.support import (
+    assert_problem,
+    checkpoint_size_of,
+    flip_signature_bit,
+    post_jws,
+    send_in_order,
+)
 
 
 @pytest.fixture
 def settings(settings):  # type: ignore[no-untyped-def]
     return settings.model_copy(update={"submit_batch_wait_ms": 1500.0, "submit_batch_adaptive": False})
-
-
-def send_in_order(world: Any, submissions: list[tuple[Any, str]]) -> list[Any]:
-    """POST each (actor, JWS) from its own thread, ``GAP_S`` apart; the responses in the same order."""
-    responses: list[Any] = [None] * len(submissions)
-
-    def post(position: int, actor: Any, token: str) -> None:
-        responses[position] = post_jws(world.client, actor, token)
-
-    threads = []
-    for position, (actor, token) in enumerate(submissions):
-        thread = threading.Thread(target=post, args=(position, actor, token))
-        thread.start()
-        threads.append(thread)
-        time.sleep(GAP_S)
-    for thread in threads:
-        thread.join(timeout=30)
-    return responses
-
-
-def checkpoint_size_of(receipt: dict[str, Any]) -> int:
-    return int(parse_tlog_proof(receipt["proof"]).checkpoint_note.splitlines()[1])
 
 
 def test_a_chain_can_begin_and_grow_within_one_batch(world) -> None:
