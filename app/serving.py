@@ -47,7 +47,6 @@ def _bound_socket(cls: type[socket.socket], family: int, address: tuple[Any, ...
     except BaseException:
         sock.close()
         raise
-    sock.set_inheritable(True)
     return sock
 
 

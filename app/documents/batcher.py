@@ -134,7 +134,8 @@ class SubmissionBatcher:
         self._max_batch = max_batch
         self._wait_s = wait_ms / 1000
         self._adaptive = adaptive
-        self._last_size = max_batch  # nothing seen yet: the first batch waits its whole window
+        # Nothing seen yet: the first batch waits its whole window. Never above max_batch.
+        self._last_size = max_batch
         self._window: asyncio.Future[None] | None = None
         """While a batch gathers: the future its window waits on (resolved by its timer or early)."""
         self._gathered = 0
@@ -183,11 +184,7 @@ class SubmissionBatcher:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Pending(intake, future, signed))
         window = self._window
-        if (
-            window is not None
-            and self._adaptive
-            and self._gathered + self._queue.qsize() >= min(self._last_size, self._max_batch)
-        ):
+        if window is not None and self._adaptive and self._gathered + self._queue.qsize() >= self._last_size:
             _close_window(window)
         return await future
 
