@@ -12,19 +12,24 @@ import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import psycopg
+from psycopg.rows import dict_row
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
     Engine,
     MetaData,
+    Select,
     Table,
+    any_,
     bindparam,
     create_engine,
     event,
@@ -47,6 +52,9 @@ __all__ = [
     "insert_rows",
     "update_rows",
     "inserts_deferred",
+    "KeyedRead",
+    "Read",
+    "read_together",
 ]
 
 NAMING_CONVENTION = {
@@ -221,6 +229,80 @@ def make_engine(
         pool_pre_ping=True,
         json_serializer=_json_serializer,
     )
+
+
+class KeyedRead:
+    """A prebuilt query for the rows whose ``key`` is one of a list: ``read(keys)`` makes its ``Read``.
+
+    Built once per query, on both databases' terms: SQLite takes the list as an expanding
+    ``IN (...)``; PostgreSQL as one array parameter, ``key = ANY(%(name)s)``, compiled here to
+    the SQL text psycopg runs (``read_together`` bypasses SQLAlchemy's execution there). One
+    SQL text for any number of keys also lets psycopg prepare it once.
+    """
+
+    def __init__(self, query: Select[Any], key: ColumnElement[Any], name: str) -> None:
+        from sqlalchemy.dialects.postgresql import ARRAY
+        from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+
+        self.name = name
+        self.statement = query.where(key.in_(bindparam(name, expanding=True)))
+        on_postgres = query.where(key == any_(bindparam(name, type_=ARRAY(key.type))))
+        # render_postcompile: literal-valued parameters (a separator of string_agg) go inline; it
+        # needs a value for every parameter, and leaves the array's placeholder as it is.
+        compiled = on_postgres.params({name: []}).compile(
+            dialect=psycopg_dialect(), compile_kwargs={"render_postcompile": True}
+        )
+        self.postgres = str(compiled)
+
+    def __call__(self, keys: Iterable[Any]) -> Read:
+        return Read(self, {self.name: list(keys)})
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One query of the few that ``read_together`` sends at once, with its parameters."""
+
+    query: KeyedRead
+    params: Mapping[str, Any]
+
+
+def read_together(session: Session, reads: Sequence[Read]) -> list[list[dict[str, Any]]]:
+    """The rows of several independent queries, as dicts, in the caller's transaction.
+
+    On PostgreSQL they travel in one round trip (psycopg's pipeline mode: the transaction's BEGIN
+    and every query sent before any result is awaited) and psycopg's rows are used as they come:
+    a submission batch's three reads cost 1.0-1.2 ms of CPU through SQLAlchemy, one statement and
+    round trip after the other, against 0.35-0.5 ms pipelined (session 5's figures; session 7:
+    CPU of a 16-document batch 7.0-8.1 -> 6.7 ms, two workers at 32 clients 1,659-1,815 ->
+    1,867-1,933 accepted/s). Time stamps come back in UTC like ``UTCDateTime``'s; JSON decoded.
+    SQLite runs them one after the other through SQLAlchemy.
+    """
+    if not is_postgres(session):
+        connection = session.connection()
+        return [
+            [dict(row._mapping) for row in connection.execute(r.query.statement, r.params)] for r in reads
+        ]
+    driver = session.connection().connection.dbapi_connection
+    assert isinstance(driver, psycopg.Connection)
+    cursors = [driver.cursor(row_factory=dict_row) for _ in reads]
+    try:
+        with driver.pipeline():
+            for cursor, read in zip(cursors, reads, strict=True):
+                cursor.execute(read.query.postgres, read.params)
+        return [[_in_utc(row) for row in cursor.fetchall()] for cursor in cursors]
+    except psycopg.Error as exc:
+        statements = ";\n".join(read.query.postgres for read in reads)
+        raise DBAPIError.instance(statements, None, exc, psycopg.Error) from exc
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _in_utc(row: dict[str, Any]) -> dict[str, Any]:
+    for name, value in row.items():
+        if isinstance(value, datetime):
+            row[name] = value.astimezone(UTC)
+    return row
 
 
 _DEFERRED_INSERTS = "lnx_deferred_inserts"

@@ -55,6 +55,7 @@ sys.path.insert(0, str(REPO))
 
 from lnx_client.core import jwk as core_jwk  # noqa: E402
 from lnx_client.core import jws as core_jws  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from app import migrate  # noqa: E402
 from app.auth import service as auth_service  # noqa: E402
@@ -316,6 +317,8 @@ class Figures:
     p50: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
     errors: dict[int, int] = field(default_factory=dict)
+    batch_sizes: list[float] = field(default_factory=list)
+    """Documents per signed checkpoint (= per group-commit batch); measured for the exchange only."""
 
     def add(self, seconds: float, results: list[tuple[int, float]], cpu: float) -> None:
         latencies = sorted(latency for status, latency in results if status == 201)
@@ -355,6 +358,12 @@ def configuration(label: str, url: str, workers: int, args: argparse.Namespace) 
         "LNX_BENCH_KEYS": str(keys_file),
     }
     env.pop("LNX_TEST_DATABASE_URL", None)
+    engine = make_engine(url, pool_size=1)
+
+    def checkpoints() -> int:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM log_checkpoints")).scalar_one())
+
     lnx = Server(f"lnx ({label})", [str(REPO / ".venv/bin/lnx"), "serve", "--workers", str(workers)], env)
     bare = Server(
         f"bare ({label})",
@@ -375,9 +384,12 @@ def configuration(label: str, url: str, workers: int, args: argparse.Namespace) 
                 for name, server in (("bare", bare), ("lnx", lnx)):
                     documents = sign_documents(issuers, args.documents, f"c{connections}r{run}{name[0]}")
                     requests = [request_bytes(server.port, i, t) for i, t in documents]
-                    cpu_before = cpu_seconds(server.workers())
+                    cpu_before, batches_before = cpu_seconds(server.workers()), checkpoints()
                     seconds, results = load(server.port, requests, connections)
                     figures[name].add(seconds, results, cpu_seconds(server.workers()) - cpu_before)
+                    if name == "lnx":
+                        batches = checkpoints() - batches_before
+                        figures[name].batch_sizes.append(len(requests) / max(1, batches))
             bare_rate, bare_p50, bare_p99, bare_cpu = figures["bare"].median()
             lnx_rate, lnx_p50, lnx_p99, lnx_cpu = figures["lnx"].median()
             errors = {
@@ -391,6 +403,10 @@ def configuration(label: str, url: str, workers: int, args: argparse.Namespace) 
                 f"| {lnx_rate / bare_rate:.0%} |" + (f" errors {errors}" if errors else "")
             )
             print(row, flush=True)
+            print(
+                f"  lnx documents per batch (median of runs): {statistics.median(figures['lnx'].batch_sizes):.1f}",
+                flush=True,
+            )
             if errors:
                 print(f"  server logs: {lnx.log} {bare.log}", flush=True)
         size = int(httpx.get(f"http://127.0.0.1:{lnx.port}/v1/log/checkpoint").text.split("\n")[1])
@@ -401,6 +417,7 @@ def configuration(label: str, url: str, workers: int, args: argparse.Namespace) 
     finally:
         lnx.stop()
         bare.stop()
+        engine.dispose()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -1,4 +1,5 @@
-"""The database plumbing: the SQLite writer gate, and bulk inserts (direct and deferred) on both databases."""
+"""The database plumbing: the SQLite writer gate, bulk inserts (direct and deferred) and reads sent
+together, on both databases."""
 
 from __future__ import annotations
 
@@ -22,15 +23,17 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import (
+    KeyedRead,
     UTCDateTime,
     insert_rows,
     inserts_deferred,
     make_engine,
     make_sessionmaker,
+    read_together,
     session_scope,
     update_rows,
 )
@@ -260,3 +263,47 @@ def test_rows_updated_directly_and_deferred_by_primary_key(bulk_factory) -> None
         original[5],
     ]
     assert children == [(5, "a")]
+
+
+# ---------------------------------------------------------------- read_together
+
+_parents_by_id = KeyedRead(select(_parents), _parents.c.id, "ids")
+_children_by_parent = KeyedRead(
+    select(_children.c.parent_id, func.count().label("n")).group_by(_children.c.parent_id),
+    _children.c.parent_id,
+    "parent_ids",
+)
+
+
+def test_reads_sent_together_read_what_sqlalchemy_reads(bulk_factory) -> None:
+    """On PostgreSQL the reads bypass SQLAlchemy (psycopg's pipeline): the rows must be the same
+    values -- UTC time stamps, JSON decoded, bytes -- as SQLAlchemy gives for the same query."""
+    for session in session_scope(bulk_factory):
+        insert_rows(session, _parents, _parent_rows(range(1, 7)))
+        insert_rows(session, _children, [{"parent_id": i, "name": n} for i in (2, 3) for n in "abc"[:i]])
+    reads = [_parents_by_id([1, 2, 3, 99]), _children_by_parent([2, 3, 4]), _parents_by_id([])]
+    for session in session_scope(bulk_factory, read_only=True):
+        together = read_together(session, reads)
+        one_by_one = [
+            [dict(row._mapping) for row in session.execute(read.query.statement, read.params)]
+            for read in reads
+        ]
+    by_key = [sorted(rows, key=lambda row: str(row)) for rows in together]
+    assert by_key == [sorted(rows, key=lambda row: str(row)) for rows in one_by_one]
+    parents = {row["id"]: row for row in together[0]}
+    assert set(parents) == {1, 2, 3}
+    assert parents[1]["doc"] == {"n": 1, "s": "é"} and parents[1]["blob"] == bytes([1]) * 40
+    assert parents[2]["at"] == datetime(2026, 11, 29, 12, 0, tzinfo=UTC) and parents[2]["at"].tzinfo == UTC
+    assert sorted((row["parent_id"], row["n"]) for row in together[1]) == [(2, 2), (3, 3)]
+    assert together[2] == []
+
+
+def test_a_failing_read_fails_the_set_as_sqlalchemy_would(bulk_factory) -> None:
+    never_created = Table("t_never_created", MetaData(), Column("id", BigInteger, primary_key=True))
+    broken = KeyedRead(select(never_created), never_created.c.id, "ids")
+    with pytest.raises(DBAPIError) as raised:
+        for session in session_scope(bulk_factory):
+            read_together(session, [_parents_by_id([1]), broken([1, 2])])
+    assert "t_never_created" in str(raised.value)
+    for session in session_scope(bulk_factory, read_only=True):  # the connection is usable again
+        assert read_together(session, [_parents_by_id([1])]) == [[]]

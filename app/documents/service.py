@@ -6,7 +6,8 @@ Submissions arrive in batches (group commit, ``app.documents.batcher``), and the
 what every submission of the exchange queues for, so it is built for batches:
 
 1. ``_Known.load`` reads what the rules need with one query per kind, for the whole batch:
-   documents with the submitted or referenced ids, the signing keys, regimes with their members,
+   documents with the submitted or referenced ids, the signing keys, regimes with their members
+   (these three sent together: one round trip on PostgreSQL, ``app.db.read_together``),
    the referenced documents' recipients, their chains (row-locked) and earlier acknowledgements;
 2. ``_admit`` applies the rules to each submission in order, in memory. What an accepted
    submission adds (its document, recipients, chain change, acknowledgement) goes into the same
@@ -33,7 +34,7 @@ from shapely.geometry import shape
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
-from app.db import insert_rows
+from app.db import insert_rows, read_together
 from app.documents import repository
 from app.documents.intake import Intake, require_valid_key
 from app.documents.models import Document, DocumentChain, DocumentRecipient
@@ -98,8 +99,8 @@ if {f.name for f in fields(NewDocument)} != set(_DOCUMENT_COLUMNS):  # pragma: n
     raise RuntimeError("NewDocument must have exactly the columns of Document")
 
 AnyDocument = Document | NewDocument
-RegimeRow = Any
-"""A regime as the batch reads it: a row with ``id``, ``rules``, ``sources`` and ``boundary``."""
+RegimeRow = regimes_repository.RegimeRules
+"""A regime as the batch reads it: ``id``, ``rules``, ``sources`` and ``boundary``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,18 +153,23 @@ class _Known:
     def load(cls, session: Session, intakes: list[Intake]) -> _Known:
         ids = {i.payload.id for i in intakes}
         refs = {ref for i in intakes if (ref := member(i.payload, "references"))}
-        documents: dict[str, AnyDocument] = {
-            id_: NewDocument(**row) for id_, row in repository.document_rows(session, ids | refs).items()
-        }
+        regime_ids = {i.payload.regime for i in intakes}
+        document_rows, regime_rows, key_rows = read_together(
+            session,
+            [
+                repository.documents_read(ids | refs),
+                regimes_repository.regimes_read(regime_ids),
+                participants_repository.key_validity_read({i.kid for i in intakes}),
+            ],
+        )
+        documents: dict[str, AnyDocument] = {row["id"]: NewDocument(**row) for row in document_rows}
         stored_refs = refs & documents.keys()
         chain_ids = {c for r in stored_refs if (c := documents[r].chain_id) is not None}
-        regimes, members = regimes_repository.get_regimes_with_members(
-            session, {i.payload.regime for i in intakes}
-        )
+        regimes, members = regimes_repository.regimes_and_members(regime_rows, regime_ids)
         return cls(
             documents=documents,
             recipients={k: set(v) for k, v in repository.recipients_of(session, sorted(stored_refs)).items()},
-            keys=participants_repository.get_key_validity(session, {i.kid for i in intakes}),
+            keys=participants_repository.key_validities(key_rows),
             regimes=regimes,
             members=members,
             chains={row["id"]: _Chain(row, new=False) for row in repository.lock_chains(session, chain_ids)},

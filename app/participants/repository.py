@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import KeyedRead
 from app.participants.models import Participant, ParticipantKey, key_valid_at
 
 __all__ = [
@@ -15,7 +17,8 @@ __all__ = [
     "get_participant",
     "list_participants",
     "get_key",
-    "get_key_validity",
+    "key_validity_read",
+    "key_validities",
     "list_keys",
     "participant_codes",
 ]
@@ -60,26 +63,24 @@ def get_key(session: Session, kid: str) -> ParticipantKey | None:
     return session.get(ParticipantKey, kid)
 
 
-_KEY_VALIDITY_BY_KID = select(
+key_validity_read = KeyedRead(
+    select(
+        ParticipantKey.kid,
+        ParticipantKey.participant_code,
+        ParticipantKey.not_before,
+        ParticipantKey.not_after,
+        ParticipantKey.revoked_at,
+    ),
     ParticipantKey.kid,
-    ParticipantKey.participant_code,
-    ParticipantKey.not_before,
-    ParticipantKey.not_after,
-    ParticipantKey.revoked_at,
-).where(ParticipantKey.kid.in_(bindparam("kids", expanding=True)))
-"""Built once: the submission batch runs it every time (see ``app.documents.repository``)."""
+    "kids",
+)
+"""The validity of keys by a list of kids (a submission batch re-checks its keys; the read is sent
+with the batch's others by ``app.db.read_together``)."""
 
 
-def get_key_validity(session: Session, kids: set[str]) -> dict[str, KeyValidity]:
-    """The validity of several keys in one Core query (a submission batch re-checks its keys).
-
-    Plain rows, not ORM entities: loading entities cost a batch about three times as much CPU as
-    the query itself.
-    """
-    if not kids:
-        return {}
-    rows = session.connection().execute(_KEY_VALIDITY_BY_KID, {"kids": list(kids)})
-    return {row.kid: KeyValidity(*row) for row in rows}
+def key_validities(rows: list[dict[str, Any]]) -> dict[str, KeyValidity]:
+    """``key_validity_read``'s rows by kid (plain values: entities cost a batch three times the query)."""
+    return {row["kid"]: KeyValidity(**row) for row in rows}
 
 
 def list_keys(session: Session, code: str) -> list[ParticipantKey]:

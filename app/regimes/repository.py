@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.db import KeyedRead
 from app.regimes.models import Regime, RegimeAuditor, RegimeMembership
 
 __all__ = [
     "get_regime",
-    "get_regimes_with_members",
+    "regimes_read",
+    "RegimeRules",
+    "regimes_and_members",
     "list_regimes",
     "active_membership",
     "member_codes",
@@ -56,25 +60,36 @@ _member_codes = (
     .where(RegimeMembership.regime_id == Regime.id, RegimeMembership.left_at.is_(None))
     .scalar_subquery()
 )
-_REGIMES_WITH_MEMBERS = select(
-    Regime.id, Regime.rules, Regime.sources, Regime.boundary, _member_codes.label("member_codes")
-).where(Regime.id.in_(bindparam("ids", expanding=True)))
+regimes_read = KeyedRead(
+    select(Regime.id, Regime.rules, Regime.sources, Regime.boundary, _member_codes.label("member_codes")),
+    Regime.id,
+    "ids",
+)
+"""Regimes with what a submission's rules read, and their current members, by a list of ids
+(a submission batch's read, sent with the others of ``app.db.read_together``)."""
 
 
-def get_regimes_with_members(
-    session: Session, regime_ids: set[str]
-) -> tuple[dict[str, Row[Any]], dict[str, set[str]]]:
-    """Several regimes and their current members in one query; every asked regime has a member set.
+@dataclass(frozen=True, slots=True)
+class RegimeRules:
+    """A regime as a submission batch reads it (plain values: loading entities cost a batch about
+    three times the query)."""
 
-    The regimes are Core rows with what a submission's rules read (``id``, ``rules``, ``sources``,
-    ``boundary``), not ORM entities: loading entities cost a batch about three times the query.
-    """
-    regimes: dict[str, Row[Any]] = {}
+    id: str
+    rules: Any
+    sources: Any
+    boundary: Any
+
+
+def regimes_and_members(
+    rows: list[dict[str, Any]], regime_ids: set[str]
+) -> tuple[dict[str, RegimeRules], dict[str, set[str]]]:
+    """``regimes_read``'s rows as regimes by id and member sets; every asked regime has a member set."""
+    regimes: dict[str, RegimeRules] = {}
     members: dict[str, set[str]] = {r: set() for r in regime_ids}
-    if regime_ids:
-        for row in session.connection().execute(_REGIMES_WITH_MEMBERS, {"ids": list(regime_ids)}):
-            regimes[row.id] = row
-            members[row.id] = set(row.member_codes.split(",")) if row.member_codes else set()
+    for row in rows:
+        codes = row.pop("member_codes")
+        regimes[row["id"]] = RegimeRules(**row)
+        members[row["id"]] = set(codes.split(",")) if codes else set()
     return regimes, members
 
 

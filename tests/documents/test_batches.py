@@ -99,16 +99,16 @@ def test_a_batch_that_loses_a_race_is_replayed_one_by_one(world, monkeypatch) ->
     whole batch's statement fails, and the batcher replays it submission by submission."""
     stored = sign(world.ind, pre_launch("IND"))
     assert post_jws(world.client, world.ind, stored).status_code == 201
-    real_document_rows = repository.document_rows
+    real_documents_read = repository.documents_read
     blind_once = {"left": 1}
 
-    def document_rows_missing_the_race(session, ids):  # type: ignore[no-untyped-def]
+    def documents_read_missing_the_race(ids):  # type: ignore[no-untyped-def]
         if blind_once["left"]:
             blind_once["left"] -= 1
-            return {}  # as if the concurrent worker's commit came just after this read
-        return real_document_rows(session, ids)
+            return real_documents_read([])  # as if the concurrent worker's commit came just after this read
+        return real_documents_read(ids)
 
-    monkeypatch.setattr(repository, "document_rows", document_rows_missing_the_race)
+    monkeypatch.setattr(repository, "documents_read", documents_read_missing_the_race)
     fresh = sign(world.fra, pre_launch("FRA"))
 
     responses = send_in_order(world, [(world.fra, fresh), (world.ind, stored)])
