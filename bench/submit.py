@@ -16,8 +16,10 @@ several issuers) over C keep-alive connections, from a small asyncio HTTP/1.1 cl
 process (request bytes built before the clock starts); bare and lnx runs alternate so that drift
 on a shared machine hits both. Printed: accepted (201) submissions/s, p50/p99 latency, the
 server's CPU time per request (user + system of its worker processes, from /proc; for PostgreSQL
-the database backends' CPU is not included), the ratio lnx / bare, medians over the runs, and
-each server's worker RSS before and after. On a busy machine the CPU cost per request is the
+the database backends' CPU is not included), the ratio lnx / bare, medians over the runs, the
+exchange's documents per group-commit batch (documents / signed checkpoints of a run: with two
+workers, each batch holds only its worker's share of the clients), and each server's worker RSS
+before and after. On a busy machine the CPU cost per request is the
 steadier figure: throughput then depends on how much CPU the scheduler hands out. Group commit
 is set by LNX_SUBMIT_BATCH_MAX / LNX_SUBMIT_BATCH_WAIT_MS (passed through to the server).
 
