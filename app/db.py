@@ -272,10 +272,10 @@ def read_together(session: Session, reads: Sequence[Read]) -> list[list[dict[str
     On PostgreSQL they travel in one round trip (psycopg's pipeline mode: the transaction's BEGIN
     and every query sent before any result is awaited) and psycopg's rows are used as they come:
     a submission batch's three reads cost 1.0-1.2 ms of CPU through SQLAlchemy, one statement and
-    round trip after the other, against 0.35-0.5 ms pipelined (session 5's figures; session 7:
-    CPU of a 16-document batch 7.0-8.1 -> 6.7 ms, two workers at 32 clients 1,659-1,815 ->
-    1,867-1,933 accepted/s). Time stamps come back in UTC like ``UTCDateTime``'s; JSON decoded.
-    SQLite runs them one after the other through SQLAlchemy.
+    round trip after the other, against 0.35-0.5 ms pipelined (session 5's figures; session 7's,
+    in ``docs/decisions.md``: the fixed CPU of a batch 2.09-2.35 -> 1.43-2.17 ms). Time stamps
+    come back in UTC like ``UTCDateTime``'s; JSON decoded. SQLite runs them one after the other
+    through SQLAlchemy.
     """
     if not is_postgres(session):
         connection = session.connection()
