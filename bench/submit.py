@@ -386,7 +386,8 @@ def configuration(label: str, url: str, workers: int, args: argparse.Namespace) 
                 for name, server in (("bare", bare), ("lnx", lnx)):
                     documents = sign_documents(issuers, args.documents, f"c{connections}r{run}{name[0]}")
                     requests = [request_bytes(server.port, i, t) for i, t in documents]
-                    cpu_before, batches_before = cpu_seconds(server.workers()), checkpoints()
+                    batches_before = checkpoints() if name == "lnx" else 0
+                    cpu_before = cpu_seconds(server.workers())
                     seconds, results = load(server.port, requests, connections)
                     figures[name].add(seconds, results, cpu_seconds(server.workers()) - cpu_before)
                     if name == "lnx":
