@@ -9,6 +9,7 @@ Usage: python bench/bare_server.py --workers N --host 127.0.0.1 --port P
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def main() -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        # As ``lnx serve`` decides it (its --cpu-affinity option reads the same variable).
+        cpu_affinity=os.environ.get("LNX_CPU_AFFINITY", "true").lower() not in ("0", "false", "no", "off"),
         log_level="warning",
         access_log=False,
     )

@@ -71,6 +71,13 @@ def serve(
             help="Most connections and tasks at once per worker; more are answered 503.",
         ),
     ] = None,
+    cpu_affinity: Annotated[
+        bool,
+        typer.Option(
+            envvar="LNX_CPU_AFFINITY",
+            help="With several workers and no more workers than CPUs, pin each worker to a CPU of its own.",
+        ),
+    ] = True,
 ) -> None:
     """Run the exchange (SQLite by default; PostgreSQL with --database-url)."""
     from app import serving
@@ -95,6 +102,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        cpu_affinity=cpu_affinity,
         limit_concurrency=limit_concurrency,
         access_log=False,
         timeout_graceful_shutdown=10,

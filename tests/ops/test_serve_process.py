@@ -1,5 +1,5 @@
 """``lnx serve`` as a real process: multi-process metrics across uvicorn workers, connections spread
-over the workers, the connection cap."""
+over the workers, a CPU per worker, the connection cap."""
 
 from __future__ import annotations
 
@@ -196,3 +196,31 @@ def test_limit_concurrency_answers_503_beyond_the_cap(settings: Settings, tmp_pa
                 sock.close()
         time.sleep(0.3)
         assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+
+
+_TWO_CPUS = hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) >= 2
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(not (_TWO_CPUS and Path("/proc/net/tcp").exists()), reason="needs two CPUs and /proc")
+def test_each_worker_runs_on_a_cpu_of_its_own_unless_told_not_to(settings: Settings, tmp_path: Path) -> None:
+    """Pinned, a worker's event loop and commit thread stay on its CPU (app/serving.py says why)."""
+    usable = sorted(os.sched_getaffinity(0))
+    with serve(settings, tmp_path, "--workers", "2") as url:
+        workers = _workers_of(int(url.rsplit(":", 1)[1]))
+        pinned = [_affinity_of_every_thread(pid) for pid in workers]
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    assert len(pinned) == 2, workers
+    assert all(len(cpus) == 1 for cpus in pinned), pinned  # every thread of a worker on one CPU
+    assert pinned[0] != pinned[1] and pinned[0] | pinned[1] <= set(usable)
+    with serve(settings, tmp_path, "--workers", "2", "--no-cpu-affinity") as url:
+        workers = _workers_of(int(url.rsplit(":", 1)[1]))
+        assert [_affinity_of_every_thread(pid) for pid in workers] == [set(usable)] * 2
+
+
+def _affinity_of_every_thread(pid: int) -> set[int]:
+    """The CPUs any thread of ``pid`` may run on."""
+    cpus: set[int] = set()
+    for thread in Path(f"/proc/{pid}/task").iterdir():
+        cpus |= os.sched_getaffinity(int(thread.name))
+    return cpus
