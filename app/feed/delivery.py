@@ -188,15 +188,17 @@ class DeliveryWorker:
         seen = self._notifier.generation
         while not self._stopping:
             timeout = IDLE_RECHECK_S
+            active = False
             try:
                 await self._maybe_prune()
-                if await self._has_subscriptions():
+                active = await self._has_subscriptions()
+                if active:
                     timeout = await self._cycle(seen)
                 self.last_error = None
             except Exception as exc:  # noqa: BLE001 - the database may be restarting; keep trying
                 logger.exception("webhook worker cycle failed")
                 self.last_error = type(exc).__name__
-            seen = await self._sleep(seen, timeout)
+            seen = await self._sleep(seen, timeout, follow_feed=active)
 
     async def _cycle(self, generation: int) -> float:
         """Fan out (only if the feed may have grown), claim what the free slots allow; the sleep."""
@@ -274,15 +276,25 @@ class DeliveryWorker:
         self._start_ready()
         self._kick.set()
 
-    async def _sleep(self, seen: int, timeout: float) -> int:
+    async def _sleep(self, seen: int, timeout: float, *, follow_feed: bool = True) -> int:
+        """Until a kick, a new feed event (``follow_feed``) or ``timeout``; the feed's generation.
+
+        With no active subscription the feed is not followed: every batch of submissions
+        notifies every process, and a wake-up per batch that finds nothing to fan out cost each
+        worker a task switch and two futures for nothing. The recheck (``IDLE_RECHECK_S``) and
+        a kick (a subscription changed in this process) still wake it; a subscription created
+        elsewhere is seen at the next recheck and fans out from where the feed then is.
+        """
         if self._stopping:
             return seen
         kick = asyncio.ensure_future(self._kick.wait())
-        note = asyncio.ensure_future(self._notifier.wait(seen, timeout))
-        await asyncio.wait({kick, note}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        for future in (kick, note):
+        waits = {kick}
+        if follow_feed:
+            waits.add(asyncio.ensure_future(self._notifier.wait(seen, timeout)))
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for future in waits:
             future.cancel()
-        await asyncio.gather(kick, note, return_exceptions=True)
+        await asyncio.gather(*waits, return_exceptions=True)
         self._kick.clear()
         return self._notifier.generation
 

@@ -71,6 +71,12 @@ class Integrator:
             pending = service.pending_count(session)
         return pending > 0
 
+    def _read_state(self) -> tuple[int, int]:
+        """``(tree size, leaves pending)``: the loop's tick, one read in one short transaction."""
+        for session in session_scope(self._factory, read_only=True):
+            state = service.integration_state(session)
+        return state
+
     def integrate_once(self) -> int:
         """One integration transaction; returns the tree size after it."""
         for session in session_scope(self._factory):
@@ -137,10 +143,10 @@ class Integrator:
     async def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                if await anyio.to_thread.run_sync(self._has_pending):
+                size, pending = await anyio.to_thread.run_sync(self._read_state)
+                self.size = max(self.size, size)
+                if pending > 0:
                     await self.integrate_now()
-                else:
-                    self.size = max(self.size, await anyio.to_thread.run_sync(self._read_size))
                 self.last_error = None
                 self.last_run = time.time()
             except Exception as exc:  # noqa: BLE001 - keep integrating after a transient failure

@@ -122,6 +122,14 @@ def insert_leaves(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     insert_rows(session, _leaves, rows)
 
 
+def sequenced_and_integrated(session: Session) -> tuple[int, int]:
+    """``(next_index, size)``: leaves sequenced, leaves covered by the tree head, in one read."""
+    sequenced = select(_sequence.c.next_index).where(_sequence.c.id == _SINGLETON).scalar_subquery()
+    size = select(_head.c.size).where(_head.c.id == _SINGLETON).scalar_subquery()
+    row = session.execute(select(sequenced, size)).one()
+    return int(row[0]), int(row[1])
+
+
 def next_index(session: Session) -> int:
     """The index the next sequenced leaf will get (= number of leaves committed or in flight)."""
     return int(

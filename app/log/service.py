@@ -45,6 +45,7 @@ __all__ = [
     "check_log_key",
     "tree_size",
     "pending_count",
+    "integration_state",
     "latest_checkpoint",
     "checkpoint_text",
     "inclusion_proof",
@@ -338,6 +339,12 @@ def tree_size(session: Session) -> int:
 def pending_count(session: Session) -> int:
     """Leaves sequenced (committed or in flight) but not yet integrated."""
     return repository.next_index(session) - repository.tree_head(session)[0]
+
+
+def integration_state(session: Session) -> tuple[int, int]:
+    """``(tree size, leaves pending)`` in one read (the integrator's tick)."""
+    sequenced, size = repository.sequenced_and_integrated(session)
+    return size, sequenced - size
 
 
 # ---------------------------------------------------------------- checkpoints

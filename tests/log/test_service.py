@@ -71,9 +71,15 @@ def test_integrate_respects_max_leaves_and_drains_a_backlog(factory, signer):
     datas = leaf_datas(0, 50)
     append(factory, datas)
     sizes = []
-    while (record := integrate(factory, signer, max_leaves=16)) is not None:
+    states = []
+    while True:
+        with _read(factory) as session:
+            states.append(service.integration_state(session))  # the integrator's tick reads this
+        if (record := integrate(factory, signer, max_leaves=16)) is None:
+            break
         sizes.append(record.size)
     assert sizes == [16, 32, 48, 50]
+    assert states == [(0, 50), (16, 34), (32, 18), (48, 2), (50, 0)]
     with _read(factory) as session:
         assert service.latest_checkpoint(session).root_hash == ref.mth(datas)
         assert service.pending_count(session) == 0
