@@ -19,15 +19,18 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     func,
     select,
     text,
+    update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import (
     KeyedRead,
+    Prepared,
     UTCDateTime,
     insert_rows,
     inserts_deferred,
@@ -307,3 +310,33 @@ def test_a_failing_read_fails_the_set_as_sqlalchemy_would(bulk_factory) -> None:
     assert "t_never_created" in str(raised.value)
     for session in session_scope(bulk_factory, read_only=True):  # the connection is usable again
         assert read_together(session, [_parents_by_id([1])]) == [[]]
+
+
+_advance_parent = Prepared(
+    update(_parents)
+    .where(_parents.c.id == 1)  # a value the statement binds itself
+    .values(id=_parents.c.id + bindparam("step"), blob=func.coalesce(_parents.c.blob, bindparam("blob")))
+    .returning(_parents.c.id, _parents.c.blob, _parents.c.doc, _parents.c.at)
+)
+
+
+def test_a_prepared_statement_runs_alone_or_with_reads_and_returns_what_sqlalchemy_returns(
+    bulk_factory,
+) -> None:
+    """A counter's ``UPDATE ... RETURNING`` through the driver: the values it binds itself go along,
+    and what it returns reads as SQLAlchemy would give it (plain parameters only: no JSON ones)."""
+    for session in session_scope(bulk_factory):
+        insert_rows(session, _parents, _parent_rows(range(1, 3)))
+    for session in session_scope(bulk_factory):
+        [[alone]] = read_together(session, [_advance_parent(step=10, blob=b"\x00new")])
+        together = read_together(session, [_parents_by_id([2]), _advance_parent(step=100, blob=None)])
+    when = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    assert alone == {"id": 11, "blob": bytes([1]) * 40, "doc": {"n": 1, "s": "é"}, "at": when}
+    assert alone["at"].tzinfo == UTC
+    assert together[1] == []  # id 1 is 11 now: nothing left to advance
+    assert [row["id"] for row in together[0]] == [2]
+    for session in session_scope(bulk_factory):  # SQLAlchemy, given the same statement, agrees
+        session.execute(update(_parents).where(_parents.c.id == 11).values(id=1))
+        statement, params = _advance_parent.statement, {"step": 10, "blob": None}
+        expected = [dict(row._mapping) for row in session.execute(statement, params)]
+    assert expected == [alone]

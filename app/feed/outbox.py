@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import String, bindparam, cast, func, update
 from sqlalchemy.orm import Session
 
-from app.db import insert_rows
+from app.db import Prepared, insert_rows, read_together
 from app.feed.models import FeedEvent, FeedHead
 
 __all__ = [
@@ -51,6 +51,7 @@ _ALLOCATE = _advance.returning(_head.c.next_seq)
 _ALLOCATE_AND_NOTIFY = _advance.returning(
     _head.c.next_seq, func.pg_notify(FEED_CHANNEL, cast(_head.c.next_seq - 1, String))
 )
+_ALLOCATE_AND_NOTIFY_DRIVER = Prepared(_ALLOCATE_AND_NOTIFY)
 
 
 def append_events(session: Session, drafts: Sequence[dict[str, Any]]) -> list[int]:
@@ -61,9 +62,13 @@ def append_events(session: Session, drafts: Sequence[dict[str, Any]]) -> list[in
     """
     if not drafts:
         return []
-    postgres = session.get_bind().dialect.name == "postgresql"
-    end = session.execute(_ALLOCATE_AND_NOTIFY if postgres else _ALLOCATE, {"count": len(drafts)}).one()
-    next_seq = int(end[0]) - len(drafts)
+    if session.get_bind().dialect.name == "postgresql":
+        # Through the driver (``app.db.Prepared``): every submission batch runs it, under the lock.
+        [[row]] = read_together(session, [_ALLOCATE_AND_NOTIFY_DRIVER(count=len(drafts))])
+        end = int(row["next_seq"])
+    else:
+        end = int(session.execute(_ALLOCATE, {"count": len(drafts)}).scalar_one())
+    next_seq = end - len(drafts)
     rows = []
     for offset, draft in enumerate(drafts):
         rows.append(

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from app.db import insert_rows, update_rows
+from app.db import Prepared, insert_rows, read_together, update_rows
 from app.log.models import (
     LogCheckpoint,
     LogCosignature,
@@ -92,6 +92,7 @@ _ALLOCATE_LOCKING_HEAD = text(
     " WHERE log_sequence.id = :singleton"
     " RETURNING log_sequence.next_index, head.size, head.root_hash, head.frontier"
 )
+_ALLOCATE_LOCKING_HEAD_DRIVER = Prepared(_ALLOCATE_LOCKING_HEAD)
 
 
 def allocate_indexes_locking_head(
@@ -100,11 +101,12 @@ def allocate_indexes_locking_head(
     """``allocate_indexes`` and ``lock_tree_head`` in one statement (PostgreSQL only).
 
     For a transaction that sequences and then integrates: the head would be locked a moment
-    later anyway, and each round trip inside the counter's lock delays every other writer.
+    later anyway, and each round trip inside the counter's lock delays every other writer. Sent
+    through the driver (``app.db.Prepared``): every submission batch runs it, under the lock.
     """
-    row = session.execute(_ALLOCATE_LOCKING_HEAD, {"count": count, "singleton": _SINGLETON}).one()
-    frontier = None if row.frontier is None else bytes(row.frontier)
-    return int(row.next_index) - count, (int(row.size), bytes(row.root_hash), frontier)
+    [[row]] = read_together(session, [_ALLOCATE_LOCKING_HEAD_DRIVER(count=count, singleton=_SINGLETON)])
+    frontier = None if row["frontier"] is None else bytes(row["frontier"])
+    return int(row["next_index"]) - count, (int(row["size"]), bytes(row["root_hash"]), frontier)
 
 
 def allocate_indexes(session: Session, count: int) -> int:
