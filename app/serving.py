@@ -101,7 +101,11 @@ def pin_to_a_free_cpu(group: str, workers: int) -> int | None:
         except OSError:  # another worker holds this CPU
             claim.close()
             continue
-        os.sched_setaffinity(0, {cpu})
+        try:
+            os.sched_setaffinity(0, {cpu})
+        except OSError:  # not allowed here (a restrictive sandbox): serve unpinned
+            claim.close()
+            return None
         _cpu_claim = claim
         logger.info("worker %d pinned to CPU %d", os.getpid(), cpu)
         return cpu
