@@ -265,8 +265,8 @@ class KeyedRead:
 class Prepared:
     """A statement a submission batch runs every time (a counter's ``UPDATE ... RETURNING``),
     compiled once to the SQL text psycopg runs, so that ``read_together`` can send it without
-    SQLAlchemy's execution: about 0.2 ms of CPU per statement (``docs/decisions.md``, "Reads sent
-    together"). SQLite runs ``statement`` through SQLAlchemy as before. Its parameters go to
+    SQLAlchemy's execution: about 0.2 ms of CPU per statement (``docs/decisions.md``, "The batch's
+    three reads in one round trip" and "The batch's two counter statements through the driver"). SQLite runs ``statement`` through SQLAlchemy as before. Its parameters go to
     psycopg as they are: plain values (numbers, strings, bytes), not what needs SQLAlchemy's bind
     processing (a JSON column's value).
     """

@@ -66,11 +66,6 @@ class Integrator:
             size = service.tree_size(session)
         return size
 
-    def _has_pending(self) -> bool:
-        for session in session_scope(self._factory, read_only=True):
-            pending = service.pending_count(session)
-        return pending > 0
-
     def _read_state(self) -> tuple[int, int]:
         """``(tree size, leaves pending)``: the loop's tick, one read in one short transaction."""
         for session in session_scope(self._factory, read_only=True):
@@ -104,7 +99,7 @@ class Integrator:
         while True:
             before = self.size
             self.size = max(self.size, self.integrate_once())
-            if self.size - before < self._max_leaves or not self._has_pending():
+            if self.size - before < self._max_leaves or self._read_state()[1] == 0:
                 return
 
     # ------------------------------------------------------------ async API
