@@ -12,6 +12,7 @@ import functools
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -46,6 +47,8 @@ __all__ = [
     "Base",
     "UTCDateTime",
     "make_engine",
+    "ping_unless_recently_used",
+    "PING_BYPASS_S",
     "make_sessionmaker",
     "is_postgres",
     "utcnow",
@@ -223,13 +226,60 @@ def make_engine(
             gate.leave(dbapi_connection)
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=False,  # ping_unless_recently_used instead
         json_serializer=_json_serializer,
     )
+    ping_unless_recently_used(engine, PING_BYPASS_S)
+    return engine
+
+
+PING_BYPASS_S = 0.5
+"""A pooled PostgreSQL connection returned less than this long ago is handed out without a ping."""
+
+_RETURNED_AT = "lnx_returned_at"
+
+
+def ping_unless_recently_used(engine: Engine, bypass_s: float) -> None:
+    """Check a pooled connection at checkout -- unless it was in use less than ``bypass_s`` ago.
+
+    SQLAlchemy's ``pool_pre_ping`` costs a round trip at every checkout: under load, a submission
+    batch's one pooled connection paid 120 µs of CPU for it (a sixth of the batch's fixed cost,
+    ``bench/batch_cost.py``), and every request one round trip of latency. A connection that was
+    working a moment ago is almost certainly working now: this is HikariCP's
+    ``aliveBypassWindowMs`` (500 ms there too). A ping that fails invalidates the whole pool, as
+    a failed pre-ping does (after a server restart every pooled connection is stale), and the
+    checkout proceeds on a new connection.
+
+    What it trades: a connection that died within the bypass window is not caught here; its
+    next statement fails (the request or batch answers 503 and may be retried), and the rollback
+    that follows finds the connection lost and invalidates it, so the next checkout gets a new
+    one (``tests/test_db.py``, also for statements sent through the driver).
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine.pool, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkin")
+    def _returned(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_RETURNED_AT, 0.0) < bypass_s:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise InvalidatePoolError("the connection failed its ping") from exc
+            raise
 
 
 class KeyedRead:
@@ -423,9 +473,9 @@ def _deferred(session: Session, table: Table, rows: Sequence[Mapping[str, Any]],
 
 
 @contextmanager
-def inserts_deferred(session: Session) -> Iterator[None]:
+def inserts_deferred(session: Session, *, commit: bool = False) -> Iterator[None]:
     """Collect the ``insert_rows`` (and ``update_rows``) calls of the block and write them all when
-    it ends without error.
+    it ends without error; with ``commit``, then commit the session's transaction.
 
     On PostgreSQL they become **one** statement: an ``INSERT ... SELECT FROM
     json_populate_recordset(...)`` per table, chained as data-modifying CTEs, each table's rows
@@ -438,8 +488,18 @@ def inserts_deferred(session: Session) -> Iterator[None]:
     its rows exist. On SQLite each table's rows are one ``executemany``, in the order of first use
     (which is the order the foreign keys need). Code in the block must not read rows it
     inserted there.
+
+    ``commit``: for a transaction whose writes are all in the block (a submission batch). On
+    PostgreSQL the statement and the ``COMMIT`` travel together (psycopg's pipeline mode): one
+    round trip instead of two at the end of a transaction that holds the counters' row locks,
+    which every other writer waits for. The session's own commit follows and finds nothing left
+    to send (psycopg sends no ``COMMIT`` on an idle connection); its ``after_commit`` hooks run
+    as after any commit. A failed statement aborts the transaction and skips the ``COMMIT``:
+    the error is raised as SQLAlchemy would raise it, and the caller rolls back.
     """
     if _DEFERRED_INSERTS in session.info:
+        if commit:
+            raise RuntimeError("inserts_deferred(commit=True) cannot be nested in another block")
         yield
         return
     deferred: _Deferred = {}
@@ -448,20 +508,32 @@ def inserts_deferred(session: Session) -> Iterator[None]:
         yield
     finally:
         del session.info[_DEFERRED_INSERTS]
-    if not deferred:
-        return
-    if not is_postgres(session):
+    if deferred and not is_postgres(session):
         for (table, names, kind), rows in deferred.items():
             if kind == "insert":
                 session.execute(insert(table), rows)
             else:
                 session.execute(_update_statement(table, names), [_update_params(table, r) for r in rows])
-        return
+    elif deferred:
+        _write_recordsets(session, deferred, commit=commit)
+    if commit:
+        session.commit()
+
+
+def _write_recordsets(session: Session, deferred: _Deferred, *, commit: bool) -> None:
+    """PostgreSQL: the block's one statement (``_recordset_plan``), and with ``commit`` the COMMIT."""
     statement = _recordset_plan(tuple(deferred))
     params = [_json_rows(rows) for rows in deferred.values()]
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    driver = session.connection().connection.dbapi_connection
+    assert isinstance(driver, psycopg.Connection)
+    cursor = driver.cursor()
     try:
-        cursor.execute(statement, params)
+        if commit:
+            with driver.pipeline():
+                cursor.execute(statement, params)
+                driver.commit()
+        else:
+            cursor.execute(statement, params)
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     finally:
@@ -560,7 +632,10 @@ def session_scope(factory: sessionmaker[Session], *, read_only: bool = False) ->
         yield session
         session.commit()
     except BaseException:
-        session.rollback()
+        try:
+            session.rollback()
+        except Exception:  # noqa: BLE001, S110 - a lost connection (now invalidated): the first error stands
+            pass
         raise
     finally:
         session.close()

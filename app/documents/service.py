@@ -30,11 +30,11 @@ from datetime import datetime
 from typing import Any
 
 from lnx_client.core.entry import entry_bytes
+from lnx_client.core.merkle import leaf_hash
 from shapely.geometry import shape
-from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
-from app.db import insert_rows, read_together
+from app.db import insert_rows, read_together, update_rows
 from app.documents import repository
 from app.documents.intake import Intake, require_valid_key
 from app.documents.models import Document, DocumentChain, DocumentRecipient
@@ -392,16 +392,24 @@ def _advance_chain(known: _Known, document: NewDocument, chain: _Chain | None, n
 
 
 def _store(session: Session, known: _Known, now: datetime) -> None:
-    """Write what the batch accepted: leaves, documents, recipients, chains and feed events."""
+    """Write what the batch accepted: leaves, documents, recipients, chains and feed events.
+
+    The log's counter and the feed's are taken in one round trip (``read_together``; the log's
+    first, the order every writer locks them in): from there to COMMIT, every other writer of
+    the exchange waits, so that is where a round trip costs the most.
+    """
     if not known.staged:
         return
     documents = [document for document, _ in known.staged]
     leaves = [entry_bytes(d.jws.encode("ascii"), now) for d in documents]
-    for document, (log_index, leaf_hash) in zip(
-        documents, log_service.sequence_many(session, leaves, now), strict=True
-    ):
+    hashes = [leaf_hash(leaf) for leaf in leaves]  # before the locks, which others wait for
+    log_allocation, feed_allocation = read_together(
+        session, [log_service.allocation(session, len(leaves)), outbox.allocation(session, len(documents))]
+    )
+    sequenced = log_service.sequence_allocated(session, leaves, log_allocation, now, hashes=hashes)
+    for document, (log_index, leaf_hash_) in zip(documents, sequenced, strict=True):
         document.log_index = log_index
-        document.leaf_hash = leaf_hash.hex()
+        document.leaf_hash = leaf_hash_.hex()
     insert_rows(session, _documents, [{c: getattr(d, c) for c in _DOCUMENT_COLUMNS} for d in documents])
     # A ["*"] document's recipients are the membership history's (``Document.broadcast``): no row
     # per member, which for a regime of 140 states would be 139 rows per document.
@@ -415,14 +423,8 @@ def _store(session: Session, known: _Known, now: datetime) -> None:
     new_chains = [c.row for c in known.chains.values() if c.new]
     insert_rows(session, _chains, [{k: row[k] for k in _CHAIN_COLUMNS} for row in new_chains])
     changed = [c.row for c in known.chains.values() if c.changed and not c.new]
-    if changed:
-        session.execute(
-            update(_chains)
-            .where(_chains.c.id == bindparam("chain_id"))
-            .values({k: bindparam(k) for k in _CHAIN_COLUMNS if k != "id"}),
-            [{"chain_id": row["id"], **{k: row[k] for k in _CHAIN_COLUMNS if k != "id"}} for row in changed],
-        )
-    outbox.append_events(
+    update_rows(session, _chains, [{k: row[k] for k in _CHAIN_COLUMNS} for row in changed])
+    outbox.append_allocated(
         session,
         [
             {
@@ -435,6 +437,7 @@ def _store(session: Session, known: _Known, now: datetime) -> None:
             }
             for d in documents
         ],
+        feed_allocation,
     )
 
 

@@ -12,18 +12,20 @@ Besides the rows, ``append_events`` leaves two wake-up signals that cost the wri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import String, bindparam, cast, func, update
 from sqlalchemy.orm import Session
 
-from app.db import Prepared, insert_rows, read_together
+from app.db import Prepared, Read, insert_rows, is_postgres, read_together
 from app.feed.models import FeedEvent, FeedHead
 
 __all__ = [
     "EventDraft",
+    "allocation",
     "append_events",
+    "append_allocated",
     "document_event_type",
     "REMINDER_EVENT_TYPE",
     "FEED_CHANNEL",
@@ -52,6 +54,19 @@ _ALLOCATE_AND_NOTIFY = _advance.returning(
     _head.c.next_seq, func.pg_notify(FEED_CHANNEL, cast(_head.c.next_seq - 1, String))
 )
 _ALLOCATE_AND_NOTIFY_DRIVER = Prepared(_ALLOCATE_AND_NOTIFY)
+_ALLOCATE_DRIVER = Prepared(_ALLOCATE)
+
+
+def allocation(session: Session, count: int) -> Read:
+    """The statement that reserves ``count`` consecutive sequence numbers, for ``read_together``.
+
+    For a caller that sends it together with other statements (a submission batch: with the log's
+    counter, one round trip under both locks). Its rows go to ``append_allocated``. On PostgreSQL
+    it also queues the commit-time NOTIFY.
+    """
+    if is_postgres(session):
+        return _ALLOCATE_AND_NOTIFY_DRIVER(count=count)
+    return _ALLOCATE_DRIVER(count=count)
 
 
 def append_events(session: Session, drafts: Sequence[dict[str, Any]]) -> list[int]:
@@ -62,13 +77,16 @@ def append_events(session: Session, drafts: Sequence[dict[str, Any]]) -> list[in
     """
     if not drafts:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        # Through the driver (``app.db.Prepared``): every submission batch runs it, under the lock.
-        [[row]] = read_together(session, [_ALLOCATE_AND_NOTIFY_DRIVER(count=len(drafts))])
-        end = int(row["next_seq"])
-    else:
-        end = int(session.execute(_ALLOCATE, {"count": len(drafts)}).scalar_one())
-    next_seq = end - len(drafts)
+    [allocated] = read_together(session, [allocation(session, len(drafts))])
+    return append_allocated(session, drafts, allocated)
+
+
+def append_allocated(
+    session: Session, drafts: Sequence[dict[str, Any]], allocated: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """``append_events`` once ``allocation(session, len(drafts))`` has run: its rows in ``allocated``."""
+    [row] = allocated
+    next_seq = int(row["next_seq"]) - len(drafts)
     rows = []
     for offset, draft in enumerate(drafts):
         rows.append(

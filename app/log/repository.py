@@ -5,7 +5,7 @@ Every function runs in the caller's session and transaction; nothing here commit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from app.db import Prepared, insert_rows, read_together, update_rows
+from app.db import Prepared, Read, insert_rows, update_rows
 from app.log.models import (
     LogCheckpoint,
     LogCosignature,
@@ -25,8 +25,9 @@ from app.log.models import (
 )
 
 __all__ = [
-    "allocate_indexes",
-    "allocate_indexes_locking_head",
+    "TreeHead",
+    "allocation",
+    "allocated",
     "insert_leaves",
     "next_index",
     "tree_head",
@@ -92,31 +93,36 @@ _ALLOCATE_LOCKING_HEAD = text(
     " WHERE log_sequence.id = :singleton"
     " RETURNING log_sequence.next_index, head.size, head.root_hash, head.frontier"
 )
+# Sent through the driver (``app.db.Prepared``): every submission batch runs one, under the lock.
+_ALLOCATE_DRIVER = Prepared(_ALLOCATE)
 _ALLOCATE_LOCKING_HEAD_DRIVER = Prepared(_ALLOCATE_LOCKING_HEAD)
 
+TreeHead = tuple[int, bytes, bytes | None]
+"""``(size, root_hash, frontier)`` of the tree head row."""
 
-def allocate_indexes_locking_head(
-    session: Session, count: int
-) -> tuple[int, tuple[int, bytes, bytes | None]]:
-    """``allocate_indexes`` and ``lock_tree_head`` in one statement (PostgreSQL only).
 
-    For a transaction that sequences and then integrates: the head would be locked a moment
-    later anyway, and each round trip inside the counter's lock delays every other writer. Sent
-    through the driver (``app.db.Prepared``): every submission batch runs it, under the lock.
+def allocation(count: int, *, lock_head: bool) -> Read:
+    """The ``UPDATE ... RETURNING`` that reserves ``count`` consecutive indexes, for ``read_together``.
+
+    It row-locks the counter until the transaction ends, so a second writer waits and the
+    committed leaves always form a contiguous prefix. ``lock_head`` (PostgreSQL only): the same
+    statement also locks and reads the tree head, for a transaction that sequences and then
+    integrates -- the head would be locked a moment later anyway, and each round trip inside the
+    counter's lock delays every other writer. ``allocated`` reads its rows.
     """
-    [[row]] = read_together(session, [_ALLOCATE_LOCKING_HEAD_DRIVER(count=count, singleton=_SINGLETON)])
+    if lock_head:
+        return _ALLOCATE_LOCKING_HEAD_DRIVER(count=count, singleton=_SINGLETON)
+    return _ALLOCATE_DRIVER(count=count)
+
+
+def allocated(rows: Sequence[Mapping[str, Any]], count: int) -> tuple[int, TreeHead | None]:
+    """The first index that ``allocation(count)`` reserved, and the tree head if it locked it."""
+    [row] = rows
+    start = int(row["next_index"]) - count
+    if "size" not in row:
+        return start, None
     frontier = None if row["frontier"] is None else bytes(row["frontier"])
-    return int(row["next_index"]) - count, (int(row["size"]), bytes(row["root_hash"]), frontier)
-
-
-def allocate_indexes(session: Session, count: int) -> int:
-    """Reserve ``count`` consecutive indexes; return the first.
-
-    One ``UPDATE ... RETURNING`` that row-locks the counter until the transaction ends, so a
-    second writer waits and the committed leaves always form a contiguous prefix.
-    """
-    end = session.execute(_ALLOCATE, {"count": count}).scalar_one()
-    return int(end) - count
+    return start, (int(row["size"]), bytes(row["root_hash"]), frontier)
 
 
 def insert_leaves(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -148,7 +154,7 @@ def tree_head(session: Session) -> tuple[int, bytes]:
     return int(row.size), bytes(row.root_hash)
 
 
-def lock_tree_head(session: Session) -> tuple[int, bytes, bytes | None]:
+def lock_tree_head(session: Session) -> TreeHead:
     """``(size, root_hash, frontier)`` with the head row locked (``FOR UPDATE``) until the transaction ends.
 
     This lock is what makes integration single-file across processes on PostgreSQL. On SQLite

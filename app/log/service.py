@@ -12,16 +12,17 @@ Both run in the caller's transaction and never commit. The Merkle math is the pu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from lnx_client.core import merkle, note, tiles
 from lnx_client.core.checkpoint import Checkpoint, parse_checkpoint
 from lnx_client.core.tlogproof import format_tlog_proofs
 from sqlalchemy.orm import Session
 
-from app.db import is_postgres, utcnow
+from app.db import Read, is_postgres, read_together, utcnow
 from app.errors import BadRequest, NotFound, ServiceUnavailable
 from app.log import repository
 from app.log.models import LogCheckpoint
@@ -38,6 +39,8 @@ __all__ = [
     "LogKeyMismatch",
     "NotIntegrated",
     "sequence_many",
+    "allocation",
+    "sequence_allocated",
     "integrate",
     "integrate_step",
     "Integration",
@@ -130,11 +133,36 @@ def sequence_many(
     if not leaf_datas:
         return []
     hashes = [merkle.leaf_hash(data) for data in leaf_datas]  # before the lock, which others wait for
-    if is_postgres(session):
-        start, head = repository.allocate_indexes_locking_head(session, len(leaf_datas))
+    [allocated] = read_together(session, [allocation(session, len(leaf_datas))])
+    return sequence_allocated(session, leaf_datas, allocated, integrated_time, hashes=hashes)
+
+
+def allocation(session: Session, count: int) -> Read:
+    """The statement that reserves ``count`` consecutive indexes, for ``read_together``.
+
+    For a caller that has other statements to run under the counter's lock (a submission batch's
+    feed counter): sent together with them, they cost one round trip inside the lock, which
+    every other writer waits for. On PostgreSQL it also locks and reads the tree head (the
+    integration of the caller's leaves follows in the same transaction). Its rows go to
+    ``sequence_allocated``.
+    """
+    return repository.allocation(count, lock_head=is_postgres(session))
+
+
+def sequence_allocated(
+    session: Session,
+    leaf_datas: Sequence[bytes],
+    allocated: Sequence[Mapping[str, Any]],
+    integrated_time: datetime,
+    *,
+    hashes: Sequence[bytes] | None = None,
+) -> list[tuple[int, bytes]]:
+    """``sequence_many`` once ``allocation(session, len(leaf_datas))`` has run: its rows in ``allocated``."""
+    start, head = repository.allocated(allocated, len(leaf_datas))
+    if head is not None:
         session.info[_LOCKED_HEAD] = (_innermost_transaction(session), head)
-    else:
-        start = repository.allocate_indexes(session, len(leaf_datas))
+    if hashes is None:
+        hashes = [merkle.leaf_hash(data) for data in leaf_datas]
     out: list[tuple[int, bytes]] = []
     rows = []
     for offset, (data, h) in enumerate(zip(leaf_datas, hashes, strict=True)):
@@ -150,7 +178,7 @@ _LOCKED_HEAD = "lnx_log_locked_head"
 """``session.info`` key: (the transaction, the tree head) that ``sequence_many`` locked and read."""
 
 
-def _lock_tree_head(session: Session) -> tuple[int, bytes, bytes | None]:
+def _lock_tree_head(session: Session) -> repository.TreeHead:
     """The tree head, locked: as ``sequence_many`` read it in this transaction, or read now.
 
     On PostgreSQL, sequencing locks the head in the same statement as the counter (the
