@@ -387,13 +387,15 @@ def read_together(session: Session, reads: Sequence[Read]) -> list[list[dict[str
 def _select_together(driver: psycopg.Connection[Any], reads: Sequence[Read]) -> list[list[dict[str, Any]]]:
     """Several SELECTs as ONE statement: each a CTE, its rows returned as one JSON array.
 
-    Sent in psycopg's pipeline, each statement costs the client about 45 µs of CPU of its own
-    (a cursor, its parameters, a send, its result) and the server a parse, bind and execute;
-    a submission batch's three reads measured 370 µs of client CPU that way. As one statement
-    they are one message each way; the rows come back as JSON (``json_agg``) and are turned into
-    what psycopg would have returned by the columns' types (``_JsonRows``). Data-modifying
-    statements (``Prepared``) are not merged: the order in which PostgreSQL runs the CTEs of one
-    statement is not specified, and their row locks must be taken in a known order.
+    Each statement costs the client CPU of its own (a cursor, its parameters, a send, its
+    result) and the server a bind and execute, and psycopg's pipeline mode, which sends several
+    at once, costs more CPU than the round trips it saves (measured with psycopg 3.3: a statement
+    and COMMIT pipelined took 188 µs of client CPU and 369 µs of wall time, one after the other
+    153 and 340). A submission batch's three reads took 370 µs of client CPU pipelined, 250 µs
+    as this one statement. The rows come back as JSON (``json_agg``) and are turned into what
+    psycopg would have returned by the columns' types (``_JsonRows``). Data-modifying statements
+    (``Prepared``) are not merged: the order in which PostgreSQL runs the CTEs of one statement
+    is not specified, and their row locks must be taken in a known order.
     """
     plan = _select_plan(tuple(read.query for read in reads))  # type: ignore[arg-type]
     params: dict[str, Any] = {}
@@ -401,11 +403,7 @@ def _select_together(driver: psycopg.Connection[Any], reads: Sequence[Read]) -> 
         params.update({f"r{position}_{name}": value for name, value in read.params.items()})
     cursor = driver.cursor()
     try:
-        if driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            with driver.pipeline():  # the transaction's BEGIN goes with it, not a round trip before
-                cursor.execute(plan.sql, params)
-        else:
-            cursor.execute(plan.sql, params)
+        cursor.execute(plan.sql, params)
         row = cursor.fetchone()
     except psycopg.Error as exc:
         raise DBAPIError.instance(plan.sql, None, exc, psycopg.Error) from exc
@@ -560,9 +558,9 @@ def _deferred(session: Session, table: Table, rows: Sequence[Mapping[str, Any]],
 
 
 @contextmanager
-def inserts_deferred(session: Session, *, commit: bool = False) -> Iterator[None]:
+def inserts_deferred(session: Session) -> Iterator[None]:
     """Collect the ``insert_rows`` (and ``update_rows``) calls of the block and write them all when
-    it ends without error; with ``commit``, then commit the session's transaction.
+    it ends without error.
 
     On PostgreSQL they become **one** statement: an ``INSERT ... SELECT FROM
     json_populate_recordset(...)`` per table, chained as data-modifying CTEs, each table's rows
@@ -574,19 +572,10 @@ def inserts_deferred(session: Session, *, commit: bool = False) -> Iterator[None
     (``bytea`` as ``\\x`` hex). Foreign keys are checked at the end of the statement, when all
     its rows exist. On SQLite each table's rows are one ``executemany``, in the order of first use
     (which is the order the foreign keys need). Code in the block must not read rows it
-    inserted there.
-
-    ``commit``: for a transaction whose writes are all in the block (a submission batch). On
-    PostgreSQL the statement and the ``COMMIT`` travel together (psycopg's pipeline mode): one
-    round trip instead of two at the end of a transaction that holds the counters' row locks,
-    which every other writer waits for. The session's own commit follows and finds nothing left
-    to send (psycopg sends no ``COMMIT`` on an idle connection); its ``after_commit`` hooks run
-    as after any commit. A failed statement aborts the transaction and skips the ``COMMIT``:
-    the error is raised as SQLAlchemy would raise it, and the caller rolls back.
+    inserted there, and an update in the block does not see rows inserted in it (the CTEs of one
+    statement share one snapshot).
     """
     if _DEFERRED_INSERTS in session.info:
-        if commit:
-            raise RuntimeError("inserts_deferred(commit=True) cannot be nested in another block")
         yield
         return
     deferred: _Deferred = {}
@@ -595,32 +584,20 @@ def inserts_deferred(session: Session, *, commit: bool = False) -> Iterator[None
         yield
     finally:
         del session.info[_DEFERRED_INSERTS]
-    if deferred and not is_postgres(session):
+    if not deferred:
+        return
+    if not is_postgres(session):
         for (table, names, kind), rows in deferred.items():
             if kind == "insert":
                 session.execute(insert(table), rows)
             else:
                 session.execute(_update_statement(table, names), [_update_params(table, r) for r in rows])
-    elif deferred:
-        _write_recordsets(session, deferred, commit=commit)
-    if commit:
-        session.commit()
-
-
-def _write_recordsets(session: Session, deferred: _Deferred, *, commit: bool) -> None:
-    """PostgreSQL: the block's one statement (``_recordset_plan``), and with ``commit`` the COMMIT."""
+        return
     statement = _recordset_plan(tuple(deferred))
     params = [_json_rows(rows) for rows in deferred.values()]
-    driver = session.connection().connection.dbapi_connection
-    assert isinstance(driver, psycopg.Connection)
-    cursor = driver.cursor()
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        if commit:
-            with driver.pipeline():
-                cursor.execute(statement, params)
-                driver.commit()
-        else:
-            cursor.execute(statement, params)
+        cursor.execute(statement, params)
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     finally:

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     create_engine,
-    event,
     func,
     select,
     text,
@@ -343,54 +342,6 @@ def test_a_prepared_statement_runs_alone_or_with_reads_and_returns_what_sqlalche
         statement, params = _advance_parent.statement, {"step": 10, "blob": None}
         expected = [dict(row._mapping) for row in session.execute(statement, params)]
     assert expected == [alone]
-
-
-# ---------------------------------------------------------------- a block that ends with the commit
-
-
-def test_a_block_that_commits_writes_and_commits_its_rows_and_runs_the_commit_hooks(bulk_factory) -> None:
-    """``inserts_deferred(commit=True)``: on PostgreSQL the statement and COMMIT go in one pipeline;
-    the rows are then durable (another session sees them at once) and the session's ``after_commit``
-    hooks have run, as after any commit."""
-    committed: list[bool] = []
-    for session in session_scope(bulk_factory):
-        insert_rows(session, _parents, _parent_rows(range(2, 3)))
-    for session in session_scope(bulk_factory):
-        event.listen(session, "after_commit", lambda _session: committed.append(True))
-        with inserts_deferred(session, commit=True):
-            insert_rows(session, _parents, _parent_rows(range(1, 2)))
-            insert_rows(session, _parents, _parent_rows(range(3, 4)))
-            insert_rows(session, _children, [{"parent_id": 1, "name": "a"}])
-            update_rows(session, _parents, [{"id": 2, "blob": b"\x01"}])  # a row stored before
-        assert committed == [True]
-        assert _stored(bulk_factory)[0][1][:2] == (2, b"\x01")  # visible before the session ends
-    stored_parents, stored_children = _stored(bulk_factory)
-    assert [row[0] for row in stored_parents] == [1, 2, 3] and stored_children == [(1, "a")]
-
-
-def test_a_block_that_commits_and_fails_writes_nothing_and_leaves_the_connection_usable(
-    bulk_factory,
-) -> None:
-    for session in session_scope(bulk_factory):
-        insert_rows(session, _parents, _parent_rows(range(0, 1)))
-    with pytest.raises(IntegrityError):
-        for session in session_scope(bulk_factory):
-            with inserts_deferred(session, commit=True):
-                insert_rows(session, _parents, _parent_rows(range(1, 3)))
-                insert_rows(session, _children, [{"parent_id": 0, "name": "x"}])
-                insert_rows(session, _parents, _parent_rows(range(0, 1)))  # the duplicate
-    assert _stored(bulk_factory) == ([tuple(_stored(bulk_factory)[0][0])], [])
-    for session in session_scope(bulk_factory):  # the same pooled connections work on
-        with inserts_deferred(session, commit=True):
-            insert_rows(session, _parents, _parent_rows(range(5, 6)))
-    assert [row[0] for row in _stored(bulk_factory)[0]] == [0, 5]
-
-
-def test_a_block_that_commits_cannot_hide_in_another_block(bulk_factory) -> None:
-    with pytest.raises(RuntimeError, match="nested"):
-        for session in session_scope(bulk_factory):
-            with inserts_deferred(session), inserts_deferred(session, commit=True):
-                pass
 
 
 # ---------------------------------------------------------------- checking pooled connections

@@ -326,8 +326,7 @@ class SubmissionBatcher:
         step: log_service.Integration | None = None
         try:
             for session in session_scope(self._factory):
-                # Every row of the batch in one statement, sent with the COMMIT: one round trip.
-                with inserts_deferred(session, commit=True):
+                with inserts_deferred(session):  # every row of the batch in one statement
                     accepted = documents_service.accept_batch(session, intakes, now)
                     new = [r.document for r in accepted if not isinstance(r, LnxError) and r.created]
                     if new:

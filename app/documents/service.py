@@ -34,7 +34,7 @@ from lnx_client.core.merkle import leaf_hash
 from shapely.geometry import shape
 from sqlalchemy.orm import Session
 
-from app.db import insert_rows, read_together, update_rows
+from app.db import insert_rows, is_postgres, read_together, update_rows
 from app.documents import repository
 from app.documents.intake import Intake, require_valid_key
 from app.documents.models import Document, DocumentChain, DocumentRecipient
@@ -394,18 +394,16 @@ def _advance_chain(known: _Known, document: NewDocument, chain: _Chain | None, n
 def _store(session: Session, known: _Known, now: datetime) -> None:
     """Write what the batch accepted: leaves, documents, recipients, chains and feed events.
 
-    The log's counter and the feed's are taken in one round trip (``read_together``; the log's
-    first, the order every writer locks them in): from there to COMMIT, every other writer of
-    the exchange waits, so that is where a round trip costs the most.
+    The log's counter and the feed's are taken in one round trip (``_take_counters``): from
+    there to COMMIT every other writer of the exchange waits, so that is where a round trip
+    costs the most.
     """
     if not known.staged:
         return
     documents = [document for document, _ in known.staged]
     leaves = [entry_bytes(d.jws.encode("ascii"), now) for d in documents]
     hashes = [leaf_hash(leaf) for leaf in leaves]  # before the locks, which others wait for
-    log_allocation, feed_allocation = read_together(
-        session, [log_service.allocation(session, len(leaves)), outbox.allocation(session, len(documents))]
-    )
+    log_allocation, feed_allocation = _take_counters(session, len(leaves), len(documents))
     sequenced = log_service.sequence_allocated(session, leaves, log_allocation, now, hashes=hashes)
     for document, (log_index, leaf_hash_) in zip(documents, sequenced, strict=True):
         document.log_index = log_index
@@ -439,6 +437,21 @@ def _store(session: Session, known: _Known, now: datetime) -> None:
         ],
         feed_allocation,
     )
+
+
+def _take_counters(
+    session: Session, leaves: int, events: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows of the log's allocation and of the feed's (for ``sequence_allocated`` and
+    ``append_allocated``): on PostgreSQL one statement takes both, the log's locks first
+    (``repository.counters_read``); SQLite's writer already holds the database, and runs the two."""
+    if is_postgres(session):
+        [rows] = read_together(session, [repository.counters_read(leaves, events)])
+        return rows, rows
+    log_rows, feed_rows = read_together(
+        session, [log_service.allocation(session, leaves), outbox.allocation(session, events)]
+    )
+    return log_rows, feed_rows
 
 
 def accept_batch(session: Session, intakes: list[Intake], now: datetime) -> list[Accepted | LnxError]:
