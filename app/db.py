@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -29,7 +28,6 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Executable,
-    LargeBinary,
     MetaData,
     Select,
     Table,
@@ -365,8 +363,6 @@ def read_together(session: Session, reads: Sequence[Read]) -> list[list[dict[str
         ]
     driver = session.connection().connection.dbapi_connection
     assert isinstance(driver, psycopg.Connection)
-    if len(reads) > 1 and all(isinstance(read.query, KeyedRead) for read in reads):
-        return _select_together(driver, reads)
     cursors = [driver.cursor(row_factory=dict_row) for _ in reads]
     try:
         if len(reads) == 1:  # one round trip anyway: the pipeline's own messages would cost more
@@ -382,87 +378,6 @@ def read_together(session: Session, reads: Sequence[Read]) -> list[list[dict[str
     finally:
         for cursor in cursors:
             cursor.close()
-
-
-def _select_together(driver: psycopg.Connection[Any], reads: Sequence[Read]) -> list[list[dict[str, Any]]]:
-    """Several SELECTs as ONE statement: each a CTE, its rows returned as one JSON array.
-
-    Each statement costs the client CPU of its own (a cursor, its parameters, a send, its
-    result) and the server a bind and execute, and psycopg's pipeline mode, which sends several
-    at once, costs more CPU than the round trips it saves (measured with psycopg 3.3: a statement
-    and COMMIT pipelined took 188 µs of client CPU and 369 µs of wall time, one after the other
-    153 and 340). A submission batch's three reads took 370 µs of client CPU pipelined, 250 µs
-    as this one statement. The rows come back as JSON (``json_agg``) and are turned into what
-    psycopg would have returned by the columns' types (``_JsonRows``). Data-modifying statements
-    (``Prepared``) are not merged: the order in which PostgreSQL runs the CTEs of one statement
-    is not specified, and their row locks must be taken in a known order.
-    """
-    plan = _select_plan(tuple(read.query for read in reads))  # type: ignore[arg-type]
-    params: dict[str, Any] = {}
-    for position, read in enumerate(reads):
-        params.update({f"r{position}_{name}": value for name, value in read.params.items()})
-    cursor = driver.cursor()
-    try:
-        cursor.execute(plan.sql, params)
-        row = cursor.fetchone()
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(plan.sql, None, exc, psycopg.Error) from exc
-    finally:
-        cursor.close()
-    assert row is not None
-    return [shape.rows(text) for shape, text in zip(plan.shapes, row, strict=True)]
-
-
-_PARAMETER = re.compile(r"%\((\w+)\)s")
-
-
-@dataclass(frozen=True, slots=True)
-class _SelectPlan:
-    sql: str
-    shapes: tuple[_JsonRows, ...]
-
-
-@functools.lru_cache(maxsize=32)
-def _select_plan(queries: tuple[KeyedRead, ...]) -> _SelectPlan:
-    ctes, columns = [], []
-    for position, query in enumerate(queries):
-        sql = _PARAMETER.sub(lambda m, p=position: f"%(r{p}_{m.group(1)})s", query.postgres)
-        ctes.append(f"r{position} AS ({sql})")
-        columns.append(f"(SELECT coalesce(json_agg(r{position}), '[]')::text FROM r{position})")
-    sql = f"WITH {', '.join(ctes)} SELECT {', '.join(columns)}"
-    return _SelectPlan(sql, tuple(_JsonRows.of(query.statement) for query in queries))
-
-
-@dataclass(frozen=True, slots=True)
-class _JsonRows:
-    """Rows that came back as a JSON array, made what psycopg returns for the columns' types:
-    time stamps (ISO 8601 in JSON) as UTC datetimes, ``bytea`` (``"\\x..."``) as bytes; JSON
-    columns are already decoded, and numbers, text and booleans are what JSON gives."""
-
-    times: tuple[str, ...]
-    binaries: tuple[str, ...]
-
-    @classmethod
-    def of(cls, statement: Any) -> _JsonRows:
-        times, binaries = [], []
-        for column in statement.selected_columns:
-            kind = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
-            if isinstance(kind, DateTime):
-                times.append(column.name)
-            elif isinstance(kind, LargeBinary):
-                binaries.append(column.name)
-        return cls(tuple(times), tuple(binaries))
-
-    def rows(self, text: str) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = orjson.loads(text)
-        for row in rows:
-            for name in self.times:
-                if (value := row[name]) is not None:
-                    row[name] = datetime.fromisoformat(value).astimezone(UTC)
-            for name in self.binaries:
-                if (value := row[name]) is not None:
-                    row[name] = bytes.fromhex(value[2:])
-        return rows
 
 
 def _in_utc(row: dict[str, Any]) -> dict[str, Any]:
