@@ -286,7 +286,13 @@ def test_reads_sent_together_read_what_sqlalchemy_reads(bulk_factory) -> None:
     for session in session_scope(bulk_factory):
         insert_rows(session, _parents, _parent_rows(range(1, 7)))
         insert_rows(session, _children, [{"parent_id": i, "name": n} for i in (2, 3) for n in "abc"[:i]])
-    reads = [_parents_by_id([1, 2, 3, 99]), _children_by_parent([2, 3, 4]), _parents_by_id([])]
+    # One key goes as "= key" on PostgreSQL, several as "= ANY(array)": both must read the same.
+    reads = [
+        _parents_by_id([1, 2, 3, 99]),
+        _children_by_parent([2, 3, 4]),
+        _parents_by_id([]),
+        _parents_by_id([2]),
+    ]
     for session in session_scope(bulk_factory, read_only=True):
         together = read_together(session, reads)
         one_by_one = [
@@ -301,6 +307,7 @@ def test_reads_sent_together_read_what_sqlalchemy_reads(bulk_factory) -> None:
     assert parents[2]["at"] == datetime(2026, 11, 29, 12, 0, tzinfo=UTC) and parents[2]["at"].tzinfo == UTC
     assert sorted((row["parent_id"], row["n"]) for row in together[1]) == [(2, 2), (3, 3)]
     assert together[2] == []
+    assert together[3] == [parents[2]]
 
 
 def test_a_failing_read_fails_the_set_as_sqlalchemy_would(bulk_factory) -> None:
