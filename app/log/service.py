@@ -140,11 +140,11 @@ def sequence_many(
 def allocation(session: Session, count: int) -> Read:
     """The statement that reserves ``count`` consecutive indexes, for ``read_together``.
 
-    For a caller that has other statements to run under the counter's lock (a submission batch's
-    feed counter): sent together with them, they cost one round trip inside the lock, which
-    every other writer waits for. On PostgreSQL it also locks and reads the tree head (the
-    integration of the caller's leaves follows in the same transaction). Its rows go to
-    ``sequence_allocated``.
+    For a caller that takes other counters in the same transaction and sends them along (on
+    SQLite a submission batch runs this and the feed's; on PostgreSQL it runs one statement for
+    both, ``documents.repository.counters_read``). On PostgreSQL it also locks and reads the
+    tree head (the integration of the caller's leaves follows in the same transaction). Its
+    rows, or any rows with the same columns, go to ``sequence_allocated``.
     """
     return repository.allocation(count, lock_head=is_postgres(session))
 
