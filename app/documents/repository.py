@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.db import KeyedRead, Prepared, Read
 from app.documents.models import Document, DocumentChain, DocumentRecipient
-from app.feed.outbox import FEED_CHANNEL
+from app.feed import outbox
+from app.log import repository as log_repository
 from app.regimes.models import RegimeMembership
 from app.regimes.repository import membership_active_at
 
@@ -38,31 +39,19 @@ CHAIN_OPEN = ("scheduled", "updated")
 # prebuilt). Lists are "expanding" parameters, so one statement serves any number of ids.
 _chains = DocumentChain.__table__
 
-# PostgreSQL: a batch's two counters in one statement. The feed's UPDATE joins the log's
-# (``leaves``), so it can only lock the feed head once the log's locks are held: every writer
-# takes them in that order (the tree head, the log's counter, the feed's counter), and the batch
-# pays one round trip for both inside the locks, which every other writer waits for. The
-# columns are those of ``log.repository.allocation`` (``next_index``, the tree head) and of
-# ``feed.outbox.allocation`` (``next_seq``, and the commit-time NOTIFY of the last seq).
-_COUNTERS = text(
-    "WITH head AS MATERIALIZED ("
-    " SELECT size, root_hash, frontier FROM log_tree_head WHERE id = :log_head FOR UPDATE),"
-    " leaves AS ("
-    " UPDATE log_sequence SET next_index = log_sequence.next_index + :leaves FROM head"
-    " WHERE log_sequence.id = :log_head"
-    " RETURNING log_sequence.next_index, head.size, head.root_hash, head.frontier)"
-    " UPDATE feed_head SET next_seq = feed_head.next_seq + :events FROM leaves"
-    " WHERE feed_head.id = :feed_head"
-    " RETURNING leaves.next_index, leaves.size, leaves.root_hash, leaves.frontier, feed_head.next_seq,"
-    " pg_notify(:channel, CAST(feed_head.next_seq - 1 AS VARCHAR))"
+# PostgreSQL: a batch's two counters in one statement, the feed's after the log's (see
+# ``feed.outbox.allocation_after``): every writer takes the locks in that order (the tree head,
+# the log's counter, the feed's counter), and the batch pays one round trip for both inside
+# the locks, which every other writer waits for.
+_COUNTERS_DRIVER = Prepared(
+    text(f"WITH {log_repository.ALLOCATION_CTES} {outbox.allocation_after('leaves')}")
 )
-_COUNTERS_DRIVER = Prepared(_COUNTERS)
 
 
 def counters_read(leaves: int, events: int) -> Read:
     """PostgreSQL: reserve ``leaves`` log indexes (locking the tree head) and ``events`` feed
     sequence numbers (queueing the NOTIFY), in one statement, for ``read_together``."""
-    return _COUNTERS_DRIVER(leaves=leaves, events=events, log_head=1, feed_head=1, channel=FEED_CHANNEL)
+    return _COUNTERS_DRIVER(leaves=leaves, events=events, log_head=1)
 
 
 documents_read = KeyedRead(select(Document.__table__), Document.id, "ids")

@@ -24,6 +24,7 @@ from app.feed.models import FeedEvent, FeedHead
 __all__ = [
     "EventDraft",
     "allocation",
+    "allocation_after",
     "append_events",
     "append_allocated",
     "document_event_type",
@@ -55,6 +56,19 @@ _ALLOCATE_AND_NOTIFY = _advance.returning(
 )
 _ALLOCATE_AND_NOTIFY_DRIVER = Prepared(_ALLOCATE_AND_NOTIFY)
 _ALLOCATE_DRIVER = Prepared(_ALLOCATE)
+
+
+def allocation_after(cte: str) -> str:
+    """PostgreSQL: the allocation of ``:events`` sequence numbers as a statement that follows the
+    one-row CTE ``cte`` of another counter and returns its columns with ``next_seq``.
+
+    Joined to that CTE's row, the UPDATE can lock the feed head only once the CTE has run, so
+    the other counter's lock always comes first (``documents.repository.counters_read``).
+    """
+    return (
+        f"UPDATE feed_head SET next_seq = feed_head.next_seq + :events FROM {cte} WHERE feed_head.id = 1"  # noqa: S608
+        f" RETURNING {cte}.*, feed_head.next_seq, pg_notify('{FEED_CHANNEL}', CAST(feed_head.next_seq - 1 AS VARCHAR))"
+    )
 
 
 def allocation(session: Session, count: int) -> Read:

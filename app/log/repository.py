@@ -25,6 +25,7 @@ from app.log.models import (
 )
 
 __all__ = [
+    "ALLOCATION_CTES",
     "TreeHead",
     "allocation",
     "allocated",
@@ -84,15 +85,20 @@ _PENDING = (
 # ---------------------------------------------------------------- sequencing
 
 
-# PostgreSQL: the head's row lock first (when the CTE's row is read), then the counter's (when the
-# UPDATE writes the joined row), in one round trip. Every other path takes one of the two only.
-_ALLOCATE_LOCKING_HEAD = text(
-    "WITH head AS MATERIALIZED ("
-    " SELECT size, root_hash, frontier FROM log_tree_head WHERE id = :singleton FOR UPDATE)"
-    " UPDATE log_sequence SET next_index = log_sequence.next_index + :count FROM head"
-    " WHERE log_sequence.id = :singleton"
-    " RETURNING log_sequence.next_index, head.size, head.root_hash, head.frontier"
+ALLOCATION_CTES = (
+    "head AS MATERIALIZED ("
+    " SELECT size, root_hash, frontier FROM log_tree_head WHERE id = :log_head FOR UPDATE),"
+    " leaves AS ("
+    " UPDATE log_sequence SET next_index = log_sequence.next_index + :leaves FROM head"
+    " WHERE log_sequence.id = :log_head"
+    " RETURNING log_sequence.next_index, head.size, head.root_hash, head.frontier)"
 )
+"""PostgreSQL: the allocation of ``:leaves`` indexes as two CTEs, ``head`` and ``leaves`` (the
+rows ``allocated`` reads), for a statement that takes other counters after it
+(``documents.repository.counters_read``). The head's row lock first (when the MATERIALIZED
+CTE's row is read), then the counter's (when the UPDATE writes the joined row). Every other
+path takes one of the two only."""
+_ALLOCATE_LOCKING_HEAD = text(f"WITH {ALLOCATION_CTES} SELECT * FROM leaves")  # noqa: S608 - constant SQL
 # Sent through the driver (``app.db.Prepared``): every submission batch runs one, under the lock.
 _ALLOCATE_DRIVER = Prepared(_ALLOCATE)
 _ALLOCATE_LOCKING_HEAD_DRIVER = Prepared(_ALLOCATE_LOCKING_HEAD)
@@ -111,7 +117,7 @@ def allocation(count: int, *, lock_head: bool) -> Read:
     counter's lock delays every other writer. ``allocated`` reads its rows.
     """
     if lock_head:
-        return _ALLOCATE_LOCKING_HEAD_DRIVER(count=count, singleton=_SINGLETON)
+        return _ALLOCATE_LOCKING_HEAD_DRIVER(leaves=count, log_head=_SINGLETON)
     return _ALLOCATE_DRIVER(count=count)
 
 
