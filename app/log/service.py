@@ -155,14 +155,13 @@ def sequence_allocated(
     allocated: Sequence[Mapping[str, Any]],
     integrated_time: datetime,
     *,
-    hashes: Sequence[bytes] | None = None,
+    hashes: Sequence[bytes],
 ) -> list[tuple[int, bytes]]:
-    """``sequence_many`` once ``allocation(session, len(leaf_datas))`` has run: its rows in ``allocated``."""
+    """``sequence_many`` once ``allocation(session, len(leaf_datas))`` has run: its rows in
+    ``allocated``, the leaves' hashes in ``hashes`` (computed before the counter's lock)."""
     start, head = repository.allocated(allocated, len(leaf_datas))
     if head is not None:
         session.info[_LOCKED_HEAD] = (_innermost_transaction(session), head)
-    if hashes is None:
-        hashes = [merkle.leaf_hash(data) for data in leaf_datas]
     out: list[tuple[int, bytes]] = []
     rows = []
     for offset, (data, h) in enumerate(zip(leaf_datas, hashes, strict=True)):
