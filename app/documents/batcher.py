@@ -27,7 +27,7 @@ import functools
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -65,6 +65,9 @@ class SignedSubmission:
     principal: Principal
     raw: str
     max_size: int
+    client: Hashable | None = None
+    """The connection it came over (the peer's address and port): a client that comes back on
+    it is expected in the next batch (``SubmissionBatcher``'s adaptive window)."""
 
 
 @dataclass(slots=True)
@@ -158,15 +161,23 @@ class LogWriter(Protocol):
 class SubmissionBatcher:
     """Collects submissions for up to ``wait_ms`` (or ``max_batch`` of them) and commits them together.
 
-    ``adaptive``: the window also closes as soon as the batch holds as many submissions as the
-    previous batch did (and nothing more is queued). Under a steady load the previous batch's
-    size is how many submitters are about; once they are all in, the rest of the window only
-    adds latency, and with it fewer documents per second from the same clients. With
-    ``bench/submit.py`` (PostgreSQL), in interleaved runs: one worker at 2 clients 313-316 ->
-    458-467 accepted/s (p50 6.2 -> 4.1 ms); two workers at 32 clients 2,021-2,127 -> 2,264-2,717
-    (p50 14.4-15.4 -> 10.8-13.2 ms), at 64 clients 2,616-2,644 -> 2,903-2,949. A submission that
-    arrives alone after a lone one commits at once. Off, every batch waits the whole window (the tests
-    that need submissions sent apart to share a batch turn it off).
+    ``adaptive``: the window also closes as soon as the batch holds as many submissions as are
+    expected (and nothing more is queued). Under a steady load that is how many submitters are
+    about; once they are all in, the rest of the window only adds latency, and with it fewer
+    documents per second from the same clients. With ``bench/submit.py`` (PostgreSQL), in
+    interleaved runs: one worker at 2 clients 313-316 -> 458-467 accepted/s (p50 6.2 -> 4.1 ms);
+    two workers at 32 clients 2,021-2,127 -> 2,264-2,717 (p50 14.4-15.4 -> 10.8-13.2 ms), at 64
+    clients 2,616-2,644 -> 2,903-2,949. A submission that arrives alone after a lone one commits
+    at once. Off, every batch waits the whole window (the tests that need submissions sent apart
+    to share a batch turn it off).
+
+    Expected is the larger of the last batch's size and the number of connections seen in the
+    last two batches (``_expected``). The last batch's size alone can lock the clients into two
+    halves that take turns: while one half's batch commits, the other half arrives, fills a
+    batch of the last size and closes it, and so on, each half paying a batch's fixed cost
+    (round trips, the counters' lock, a checkpoint) for half the documents, and the worker never
+    taking everyone in at once again. Counting the connections of both halves, the next batch
+    waits (within the window) for the half whose answers are on their way, and the halves merge.
     """
 
     def __init__(
@@ -189,7 +200,8 @@ class SubmissionBatcher:
         self._wait_s = wait_ms / 1000
         self._adaptive = adaptive
         # Nothing seen yet: the first batch waits its whole window. Never above max_batch.
-        self._last_size = max_batch
+        self._expected = max_batch
+        self._previous_clients: frozenset[Hashable] = frozenset()
         self._window: asyncio.Future[None] | None = None
         """While a batch gathers: the future its window waits on (resolved by its timer or early)."""
         self._gathered = 0
@@ -243,7 +255,7 @@ class SubmissionBatcher:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Pending(intake, future, signed))
         window = self._window
-        if window is not None and self._adaptive and self._gathered + self._queue.qsize() >= self._last_size:
+        if window is not None and self._adaptive and self._gathered + self._queue.qsize() >= self._expected:
             _close_window(window)
         return await future
 
@@ -298,7 +310,7 @@ class SubmissionBatcher:
             self._busy = True
             batch = [first]
             await self._gather(batch)
-            self._last_size = len(batch)
+            self._expected = self._expect_after(batch)
             try:
                 batch = await self._take_in(batch)
                 if not batch:
@@ -321,6 +333,17 @@ class SubmissionBatcher:
             self._finishing.add(task)
             task.add_done_callback(self._finishing.discard)
 
+    def _expect_after(self, batch: list[_Pending]) -> int:
+        """How many submissions the next batch waits for: this batch's size, or more if clients
+        of the batch before are not in this one (see the class docstring). Submissions without a
+        connection (``submit``: the console, the demo) count in the size only."""
+        clients = frozenset(
+            p.signed.client for p in batch if p.signed is not None and p.signed.client is not None
+        )
+        returning = len(clients | self._previous_clients)
+        self._previous_clients = clients
+        return min(self._max_batch, max(len(batch), returning))
+
     async def _gather(self, batch: list[_Pending]) -> None:
         """Add to ``batch`` what arrives within the window (or until it is full, or has company enough).
 
@@ -334,7 +357,7 @@ class SubmissionBatcher:
             if not self._queue.empty():
                 batch.append(self._queue.get_nowait())
                 continue
-            if self._adaptive and len(batch) >= self._last_size:
+            if self._adaptive and len(batch) >= self._expected:
                 return
             remaining = deadline - loop.time()
             if remaining <= 0:

@@ -38,5 +38,8 @@ async def submit(request: Request, intake: intake_module.Intake) -> Outcome:
 
 async def submit_signed(request: Request, principal: Principal, raw: str) -> Outcome:
     """Check and store a submitted JWS in the batcher; raises the problem that refuses it."""
-    signed = SignedSubmission(principal, raw, request.app.state.settings.max_body_bytes)
+    client = request.scope.get("client")
+    signed = SignedSubmission(
+        principal, raw, request.app.state.settings.max_body_bytes, tuple(client) if client else None
+    )
     return await request.app.state.submission_batcher.submit_signed(signed)

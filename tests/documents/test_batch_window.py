@@ -1,4 +1,5 @@
-"""The group commit's window closes early once as many submissions are in as the last batch held.
+"""The group commit's window closes early once as many submissions are in as are expected: as
+many as the last batch held, or as many connections as the last two batches came over.
 
 The window is two seconds here, so that "closed early" and "waited the whole window" are far
 apart: a batch that closed early answers in a fraction of it.
@@ -6,12 +7,16 @@ apart: a batch that closed early answers in a fraction of it.
 
 from __future__ import annotations
 
+import threading
 import time
 
+import httpx
 import pytest
 
+from tests.client.live import LiveExchange, serve_in_thread
 from tests.documents.builders import pre_launch, sign
-from tests.documents.support import checkpoint_size_of, post_jws, send_in_order
+from tests.documents.support import GAP_S, JOSE, checkpoint_size_of, post_jws, send_in_order
+from tests.fixtures import bootstrap_operator
 
 WINDOW_S = 2.0
 
@@ -56,3 +61,61 @@ def test_a_lone_submission_after_a_lone_one_commits_at_once(world) -> None:
     assert response.status_code == 201
     assert checkpoint_size_of(response.json()) == 2
     assert elapsed < WINDOW_S / 2, f"a lone submission waited {elapsed:.2f} s for company"
+
+
+def test_clients_that_took_turns_in_two_batches_are_taken_in_together(settings) -> None:  # type: ignore[no-untyped-def]
+    """Two groups of keep-alive connections whose batches alternated are waited for together.
+
+    Counting only the last batch's size, the first group's two submissions would close the
+    window at two (the last batch held two) and the groups would keep taking turns, each
+    paying a batch's fixed cost for half the documents. The connections of the last two batches
+    are four, so the window waits for the second group, and the four share one batch.
+    """
+    token = bootstrap_operator(settings)
+    for url in serve_in_thread(settings):
+        live = LiveExchange(url=url, settings=settings, operator_token=token)
+        parties = [live.add(code) for code in ("IND", "FRA", "PAK", "GBR")]
+        # One keep-alive connection per party, as a client's connection pool keeps them.
+        connections = [httpx.Client(base_url=url, timeout=30) for _ in parties]
+        try:
+
+            def submit(group: list[int]) -> list[httpx.Response]:
+                responses: list[httpx.Response] = [None] * len(group)  # type: ignore[list-item]
+
+                def post(slot: int, who: int) -> None:
+                    party = parties[who]
+                    responses[slot] = connections[who].post(
+                        "/v1/documents",
+                        content=sign(party, pre_launch(party.code)),
+                        headers={"Authorization": f"Bearer {party.token}", **JOSE},
+                    )
+
+                threads = [threading.Thread(target=post, args=(slot, who)) for slot, who in enumerate(group)]
+                for thread in threads:
+                    thread.start()
+                    time.sleep(GAP_S)
+                for thread in threads:
+                    thread.join(timeout=30)
+                assert [r.status_code for r in responses] == [201] * len(group), [r.text for r in responses]
+                return responses
+
+            submit([0, 1])  # the first batch waits its whole window: two connections seen
+            started = time.monotonic()
+            submit([2, 3])  # as many as last time: closes at once; four connections in two batches
+            assert time.monotonic() - started < WINDOW_S / 2
+
+            started = time.monotonic()
+            first_group: list[httpx.Response] = []
+            thread = threading.Thread(target=lambda: first_group.extend(submit([0, 1])))
+            thread.start()
+            time.sleep(WINDOW_S / 4)  # the second group comes back later, within the window
+            second_group = submit([2, 3])
+            thread.join(timeout=30)
+            elapsed = time.monotonic() - started
+        finally:
+            for connection in connections:
+                connection.close()
+
+        sizes = {checkpoint_size_of(r.json()) for r in first_group + second_group}
+        assert sizes == {8}, f"the two groups were committed apart: checkpoints {sizes}"
+        assert elapsed < WINDOW_S, f"the merged batch waited {elapsed:.2f} s: longer than its window"
