@@ -111,3 +111,44 @@ def test_recipient_rows_without_foreign_keys_and_documents_uncompressed(empty_da
     assert options == (["toast_tuple_target=8160"] if postgres else None)
     migrate.downgrade(empty_database_url, "0006")
     assert state() == (2, None)
+
+
+def test_references_index_is_partial_and_serves_the_lookups(empty_database_url):
+    """Migration 0009, down and up: only documents that refer to something are in the index, and
+    a lookup by ``references_id`` (``=`` and ``IN``) is still answered from it."""
+    from sqlalchemy import text
+
+    def plan(conn, sql: str) -> str:  # type: ignore[no-untyped-def]
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET enable_seqscan = off"))  # an empty table is otherwise scanned
+            return "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
+        return "\n".join(str(r[-1]) for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+
+    def state() -> tuple[bool, list[str]]:
+        engine = make_engine(empty_database_url, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                [index] = [
+                    i
+                    for i in inspect(conn).get_indexes("documents")
+                    if i["name"] == "ix_documents_references_id"
+                ]
+                where = index.get("dialect_options", {}).get(f"{conn.dialect.name}_where")
+                plans = [
+                    plan(conn, "SELECT id FROM documents WHERE references_id = 'IND-2026-1'"),
+                    plan(
+                        conn, "SELECT id FROM documents WHERE references_id IN ('IND-2026-1', 'PAK-2026-2')"
+                    ),
+                ]
+                return where is not None and "references_id IS NOT NULL" in str(where), plans
+        finally:
+            engine.dispose()
+
+    migrate.upgrade(empty_database_url)
+    partial, plans = state()
+    assert partial
+    assert all("ix_documents_references_id" in p for p in plans), plans
+    migrate.downgrade(empty_database_url, "0008")
+    assert state()[0] is False
+    migrate.upgrade(empty_database_url)
+    assert state()[0] is True

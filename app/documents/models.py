@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -34,7 +34,9 @@ class Document(Base):
     from the membership history (``regime_memberships``), not stored as recipient rows. It repeats
     what ``recipients`` says because a filter on a flag needs no JSON comparison, which the two
     databases spell differently (PostgreSQL's ``json`` has no equality at all)."""
-    references_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    references_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """What an update, cancellation, post-launch report or acknowledgement answers; its index
+    holds only documents that refer to something (migration 0009)."""
     chain_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -83,6 +85,10 @@ class DocumentChain(Base):
 
 
 Index("ix_documents_issuer_type", Document.issuer, Document.type)
+# Partial: a pre-launch notification or an annual declaration refers to nothing, and a NULL entry
+# would only cost an index insert per such document (the lookups are all ``= id`` or ``IN``).
+_REFERS = text("references_id IS NOT NULL")
+Index("ix_documents_references_id", Document.references_id, postgresql_where=_REFERS, sqlite_where=_REFERS)
 Index("ix_documents_regime_type", Document.regime, Document.type)
 Index("ix_document_recipients_participant", DocumentRecipient.participant_code, DocumentRecipient.document_id)
 Index("ix_document_chains_window", DocumentChain.window_start)
