@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from app.db import Base, make_engine
+from app.migrate import comparable
 from app.models import load_all_models
 
 load_all_models()
@@ -19,6 +20,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=comparable(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

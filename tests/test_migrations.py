@@ -59,9 +59,8 @@ def test_models_match_migrations(empty_database_url):
     engine = make_engine(empty_database_url, pool_size=1)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(
-                MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata
-            )
+            options = {"compare_type": False, "include_object": migrate.comparable(conn.dialect.name)}
+            diff = compare_metadata(MigrationContext.configure(conn, opts=options), Base.metadata)
     finally:
         engine.dispose()
     assert diff == []
@@ -152,3 +151,52 @@ def test_references_index_is_partial_and_serves_the_lookups(empty_database_url):
     assert state()[0] is False
     migrate.upgrade(empty_database_url)
     assert state()[0] is True
+
+
+SERVICE_CHECKED_KEYS = {
+    ("documents", "fk_documents_issuer_participants"),
+    ("documents", "fk_documents_regime_regimes"),
+    ("documents", "fk_documents_kid_participant_keys"),
+    ("document_chains", "fk_document_chains_id_documents"),
+    ("feed_events", "fk_feed_events_document_id_documents"),
+}
+
+
+def test_service_checked_keys_are_in_sqlites_schema_only(empty_database_url):
+    """Migration 0010, down and up: PostgreSQL's schema loses the five keys the service checks,
+    SQLite's keeps them, and the schema comparison leaves out exactly those five on PostgreSQL."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from app.db import Base
+
+    load_all_models()
+
+    def state() -> tuple[str, set[tuple[str, str]], list[tuple[str, str]]]:
+        engine = make_engine(empty_database_url, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                inspector = inspect(conn)
+                keys = {
+                    (table, str(fk["name"]))
+                    for table in {t for t, _ in SERVICE_CHECKED_KEYS}
+                    for fk in inspector.get_foreign_keys(table)
+                }
+                unfiltered = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+                added = [(d[1].table.name, str(d[1].name)) for d in unfiltered if d[0] == "add_fk"]
+                return conn.dialect.name, keys, added
+        finally:
+            engine.dispose()
+
+    migrate.upgrade(empty_database_url)
+    dialect, keys, added = state()
+    if dialect == "postgresql":
+        assert not keys & SERVICE_CHECKED_KEYS
+        assert sorted(added) == sorted(SERVICE_CHECKED_KEYS)  # what ``comparable`` leaves out
+    else:
+        assert keys >= SERVICE_CHECKED_KEYS
+        assert added == []
+    migrate.downgrade(empty_database_url, "0009")
+    _, keys, added = state()
+    assert keys >= SERVICE_CHECKED_KEYS
+    assert added == []

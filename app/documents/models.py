@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime
+from app.db import Base, UTCDateTime, service_checked_key
 
 __all__ = ["Document", "DocumentRecipient", "DocumentChain"]
 
@@ -22,9 +22,10 @@ class Document(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     type: Mapped[str] = mapped_column(String(32))
-    issuer: Mapped[str] = mapped_column(ForeignKey("participants.code"))
-    regime: Mapped[str] = mapped_column(ForeignKey("regimes.id"))
-    kid: Mapped[str] = mapped_column(ForeignKey("participant_keys.kid"))
+    # Checked by the service on PostgreSQL, by the schema too on SQLite (``service_checked_key``).
+    issuer: Mapped[str] = mapped_column(service_checked_key("participants.code"))
+    regime: Mapped[str] = mapped_column(service_checked_key("regimes.id"))
+    kid: Mapped[str] = mapped_column(service_checked_key("participant_keys.kid"))
     jws: Mapped[str] = mapped_column(Text)
     jws_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -72,7 +73,7 @@ class DocumentChain(Base):
 
     __tablename__ = "document_chains"
 
-    id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(service_checked_key("documents.id"), primary_key=True)
     issuer: Mapped[str] = mapped_column(String(16))
     regime: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))

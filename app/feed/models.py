@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime
+from app.db import Base, UTCDateTime, service_checked_key
 
 __all__ = ["FeedEvent", "FeedHead", "Subscription", "Delivery", "DeliveryAttempt"]
 
@@ -33,7 +33,8 @@ class FeedEvent(Base):
     type: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(64))
     time: Mapped[datetime] = mapped_column(UTCDateTime)
-    document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    # Inserted in the statement that inserts the document (``app.db.service_checked_key``).
+    document_id: Mapped[str | None] = mapped_column(service_checked_key("documents.id"), nullable=True)
     # For events that are not documents (reminders): the one participant they are addressed to.
     addressee: Mapped[str | None] = mapped_column(ForeignKey("participants.code"), nullable=True)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
