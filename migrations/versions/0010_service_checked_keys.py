@@ -8,10 +8,11 @@ The submission batch writes its documents, chains and feed events in one stateme
 the log counter's lock, so everything that statement costs, every other writer waits for. Five
 foreign keys were checked there per document: the document's issuer, key and regime, and the chain
 and the feed event that point back at the document inserted by the same statement. Each check is
-a lookup that takes a KEY SHARE lock on the referenced row, and such a lock is WAL-logged: three
-WAL records per document, besides the lookups. Measured on PostgreSQL with ``bench/submit.py``'s
-load (two workers, 32 clients, five interleaved pairs of runs): 1,528-2,009 accepted/s with the
-keys, 1,640-2,018 without, medians about 1,700 and 1,890 (docs/decisions.md).
+a lookup that takes a KEY SHARE lock on the referenced row, and such a lock is WAL-logged: about
+two WAL records per document (``pg_waldump``), besides the lookups. Measured on PostgreSQL with
+``bench/submit.py``'s load generator against the exchange alone (two workers, 32 clients, five
+interleaved pairs of runs): 1,528-2,009 accepted/s with the keys, 1,640-2,018 without, medians
+about 1,700 and 1,890 (docs/decisions.md).
 
 What they guarded is checked in the same transaction: the issuer is the authenticated participant,
 the key (with its validity) and the regime are read by the batch, and the chain and the feed
